@@ -1,0 +1,35 @@
+# The two quick-start commands live here: `make run` (serve the shipped demo models) and `make test`.
+# Both build the virtual environment they need from nothing.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint bench demo-models clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch first, pinned to a range the local CPU wheel satisfies, so pip never pulls a CUDA build
+	$(BIN)/python -m pip install -q "torch>=2.4,<2.14"
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+run: $(BIN)/.installed
+	$(BIN)/latentct serve --host $(HOST) --port $(PORT)
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check backend tests bench
+
+test: $(BIN)/.installed lint
+	$(BIN)/python -m pytest -q
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/run_all.py
+
+demo-models: $(BIN)/.installed
+	bash scripts/train_demo_models.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,54 @@
+"""Typed settings for the service and the CLI, read from `LATENTCT_*` environment variables; built on demand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_models_dir() -> Path:
+    """The shipped demo models: `models/` of a source checkout, else `./models`."""
+    shipped = REPO_ROOT / "models"
+    return shipped if shipped.is_dir() else Path("models")
+
+
+class Settings(BaseSettings):
+    """Everything a deployer can configure. Build with `Settings()`; never at import time."""
+
+    model_config = SettingsConfigDict(env_prefix="LATENTCT_", env_file=None, extra="ignore")
+
+    # serving
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64)
+    models_dir: Path = Field(default_factory=default_models_dir)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    half_precision: Literal["auto", "on", "off"] = "auto"
+    compile: bool = False
+    cpu_threads: int = Field(0, ge=0, le=256, description="torch intra-op threads; 0 keeps torch's default")
+
+    # inference engine
+    queue_size: int = Field(256, ge=1, le=100_000)
+    max_batch: int = Field(64, ge=1, le=4096)
+    batch_wait_ms: float = Field(2.0, ge=0.0, le=1000.0)
+
+    # request limits
+    max_upload_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    cors_origins: list[str] = Field(default_factory=list)
+
+    # labels
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    admin_token: str | None = None
+    vocabulary_file: Path | None = None
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'labels.sqlite3').resolve()}"
