@@ -76,9 +76,8 @@ def atomic_directory(target: Path | str, overwrite: bool = False) -> Iterator[Pa
     On error the temporary directory is removed and an existing `target` is left untouched.
     """
     target = Path(target)
-    if target.exists() and not overwrite:
-        if not target.is_dir() or any(target.iterdir()):
-            raise InvalidInputError(f"output {str(target)!r} already exists and is not empty (pass --overwrite)")
+    if target.exists() and not overwrite and (not target.is_dir() or any(target.iterdir())):
+        raise InvalidInputError(f"output {str(target)!r} already exists and is not empty (pass --overwrite)")
     ensure_writable_dir(target.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent))
     try:

@@ -1,0 +1,143 @@
+"""Direction sets: `directions/<set_id>.safetensors` (float32 [K, latent_dim], unit rows) plus its json card."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from latentct import INTENDED_USE
+from latentct.artifacts._io import read_json, read_tensors, write_json, write_tensors
+from latentct.artifacts.models import load_manifest, validate_id
+from latentct.errors import ArtifactError, InvalidInputError, NotFoundError
+
+DIRECTIONS_DIR = "directions"
+UNIT_TOLERANCE = 1e-3
+
+
+@dataclass
+class DirectionSet:
+    """Unit-length latent directions, applied additively: z' = z + sum_k value_k * directions[k]."""
+
+    id: str
+    directions: torch.Tensor  # (K, latent_dim), float32, CPU
+    meta: dict[str, Any]
+    checksum: str  # sha256 of the safetensors file
+
+    @property
+    def count(self) -> int:
+        return int(self.directions.shape[0])
+
+    @property
+    def method(self) -> str:
+        return str(self.meta.get("method", "unknown"))
+
+
+def _paths(model_dir: Path, set_id: str) -> tuple[Path, Path]:
+    validate_id("direction set id", set_id)
+    base = Path(model_dir) / DIRECTIONS_DIR
+    return base / f"{set_id}.safetensors", base / f"{set_id}.json"
+
+
+def _normalise(directions: torch.Tensor, latent_dim: int) -> torch.Tensor:
+    if directions.dim() != 2 or directions.shape[1] != latent_dim or directions.shape[0] < 1:
+        raise InvalidInputError(f"directions must have shape [K >= 1, {latent_dim}], got {list(directions.shape)}")
+    directions = directions.detach().to("cpu", torch.float32)
+    if not torch.isfinite(directions).all():
+        raise InvalidInputError("directions contain non-finite values")
+    norms = directions.norm(dim=1, keepdim=True)
+    if (norms < 1e-8).any():
+        raise InvalidInputError("directions contain a zero-length row; it has no direction")
+    return (directions / norms).contiguous()
+
+
+def save_direction_set(
+    model_dir: Path | str,
+    set_id: str,
+    directions: torch.Tensor,
+    *,
+    method: str,
+    params: dict[str, Any] | None = None,
+    direction_metrics: list[dict[str, Any]] | None = None,
+    metrics: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> DirectionSet:
+    """Normalise the rows to unit length and write the set beside the model it was made for."""
+    model_dir = Path(model_dir)
+    manifest = load_manifest(model_dir)
+    weights_path, json_path = _paths(model_dir, set_id)
+    unit = _normalise(directions, int(manifest["latent_dim"]))
+    if direction_metrics is not None and len(direction_metrics) != unit.shape[0]:
+        raise InvalidInputError(f"direction_metrics has {len(direction_metrics)} entries for {unit.shape[0]} directions")
+    checksum = write_tensors(weights_path, {"directions": unit})
+    meta: dict[str, Any] = {
+        "id": set_id,
+        "model_id": manifest["id"],
+        "method": method,
+        "count": int(unit.shape[0]),
+        "latent_dim": int(unit.shape[1]),
+        "params": params or {},
+        "metrics": metrics or {},
+        "directions": [{"index": i, "metrics": m} for i, m in enumerate(direction_metrics or [{}] * unit.shape[0])],
+        "generator_checksum": manifest["checksums"]["generator"],
+        "checksum": checksum,
+        "intended_use": INTENDED_USE,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **(extra or {}),
+    }
+    write_json(json_path, meta)
+    return DirectionSet(id=set_id, directions=unit, meta=meta, checksum=checksum)
+
+
+def load_direction_set(model_dir: Path | str, set_id: str, manifest: dict[str, Any] | None = None) -> DirectionSet:
+    """Load and check a set: it must exist, match its checksum, have unit rows and belong to this generator."""
+    model_dir = Path(model_dir)
+    weights_path, json_path = _paths(model_dir, set_id)
+    if not weights_path.is_file() or not json_path.is_file():
+        raise NotFoundError(f"model {model_dir.name!r} has no direction set {set_id!r}")
+    manifest = manifest or load_manifest(model_dir)
+    meta = read_json(json_path)
+    tensors = read_tensors(weights_path, meta.get("checksum"))
+    if "directions" not in tensors:
+        raise ArtifactError(f"{weights_path}: no tensor named 'directions'")
+    directions = tensors["directions"].to(torch.float32)
+    latent_dim = int(manifest["latent_dim"])
+    if directions.dim() != 2 or directions.shape[1] != latent_dim:
+        raise ArtifactError(f"{weights_path}: 'directions' has shape {list(directions.shape)}, expected [K, {latent_dim}]")
+    if not torch.isfinite(directions).all():
+        raise ArtifactError(f"{weights_path}: 'directions' contains non-finite values")
+    worst = float((directions.norm(dim=1) - 1).abs().max())
+    if worst > UNIT_TOLERANCE:
+        raise ArtifactError(f"{weights_path}: rows must have unit length (off by up to {worst:.4f})")
+    if meta.get("generator_checksum") != manifest["checksums"]["generator"]:
+        raise ArtifactError(f"{json_path}: made for another generator (generator_checksum differs from model.json)")
+    return DirectionSet(id=set_id, directions=directions, meta=meta, checksum=str(meta.get("checksum")))
+
+
+def update_direction_set_meta(model_dir: Path | str, set_id: str, updates: dict[str, Any]) -> dict[str, Any]:
+    """Merge `updates` into a set's json (dicts merged one level deep), e.g. to store its evaluation."""
+    _, json_path = _paths(Path(model_dir), set_id)
+    meta = read_json(json_path)
+    protected = {"id", "checksum", "generator_checksum", "count", "latent_dim"}
+    clash = protected & set(updates)
+    if clash:
+        raise InvalidInputError(f"fields {sorted(clash)} of a direction set cannot be updated")
+    for key, value in updates.items():
+        if isinstance(value, dict) and isinstance(meta.get(key), dict):
+            meta[key] = {**meta[key], **value}
+        else:
+            meta[key] = value
+    write_json(json_path, meta)
+    return meta
+
+
+def list_direction_sets(model_dir: Path | str) -> list[str]:
+    """Ids of the sets in a model folder (those with both files), sorted."""
+    base = Path(model_dir) / DIRECTIONS_DIR
+    if not base.is_dir():
+        return []
+    found = (p.stem for p in base.glob("*.safetensors") if not p.name.startswith("."))
+    return sorted(stem for stem in found if (base / f"{stem}.json").is_file())
