@@ -120,7 +120,8 @@ def test_ids_cannot_escape_the_models_dir(bad: str) -> None:
 
 def test_direction_set_round_trip_and_checks(gan_dir: Path) -> None:
     raw = torch.randn(3, 8) * 5
-    saved = save_direction_set(gan_dir, "rand", raw, method="random", params={"seed": 1}, direction_metrics=[{"a": i} for i in range(3)])
+    metrics = [{"a": i} for i in range(3)]
+    saved = save_direction_set(gan_dir, "rand", raw, method="random", params={"seed": 1}, direction_metrics=metrics)
     loaded = load_direction_set(gan_dir, "rand")
     assert torch.allclose(loaded.directions.norm(dim=1), torch.ones(3), atol=1e-6)
     assert torch.allclose(loaded.directions, raw / raw.norm(dim=1, keepdim=True), atol=1e-6)
