@@ -46,17 +46,28 @@ def main() -> None:
     except LatentCTError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
-    except Exception as exc:  # click usage errors and anything unexpected
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+    except Exception as exc:  # usage errors of click (or typer's vendored click) and anything unexpected
+        if _is_usage_error(exc):
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(getattr(exc, "exit_code", 2))
         if os.environ.get("LATENTCT_DEBUG"):
             raise
         print(f"error: unexpected {type(exc).__name__}: {exc} (set LATENTCT_DEBUG=1 for a traceback)", file=sys.stderr)
         sys.exit(1)
 
+
+def _is_usage_error(exc: BaseException) -> bool:
+    """True for click's ClickException, whether from click itself or the copy typer >= 0.29 vendors."""
+    import click
+
+    bases: list[type] = [click.exceptions.ClickException]
+    try:
+        from typer._click import exceptions as vendored  # type: ignore[import-not-found]
+
+        bases.append(vendored.ClickException)
+    except ImportError:
+        pass
+    return isinstance(exc, tuple(bases))
 
 if __name__ == "__main__":
     main()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -73,7 +75,9 @@ class AnnotatorIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: SingleLine = Field(
-        min_length=1, max_length=MAX_ANNOTATOR_NAME_CHARS, description=f"1..{MAX_ANNOTATOR_NAME_CHARS} characters"
+        min_length=1,
+        max_length=MAX_ANNOTATOR_NAME_CHARS,
+        description=f"1..{MAX_ANNOTATOR_NAME_CHARS} characters",
     )
     role: Literal["annotator", "admin"] = "annotator"
 
@@ -98,10 +102,16 @@ class LabelIn(BaseModel):
 
     model: SingleLine = Field(min_length=1, max_length=MAX_ID_CHARS, description="model id")
     set: SingleLine = Field(min_length=1, max_length=MAX_ID_CHARS, description="direction set id")
-    direction: int = Field(strict=True, ge=0, le=MAX_INT32, description="direction index, 0..count-1 of the set")
-    term: str = Field(min_length=1, max_length=MAX_TERM_CHARS, description="a vocabulary term id (GET /api/vocabulary)")
+    direction: int = Field(
+        strict=True, ge=0, le=MAX_INT32, description="direction index, 0..count-1 of the set"
+    )
+    term: str = Field(
+        min_length=1, max_length=MAX_TERM_CHARS, description="a vocabulary term id (GET /api/vocabulary)"
+    )
     text: MultiLine = Field(
-        "", max_length=MAX_TEXT_CHARS, description=f"free text, at most {MAX_TEXT_CHARS} characters; required for `other`"
+        "",
+        max_length=MAX_TEXT_CHARS,
+        description=f"free text, at most {MAX_TEXT_CHARS} characters; required for `other`",
     )
     confidence: int = Field(strict=True, ge=1, le=5, description="1 (unsure) .. 5 (certain)")
     polarity: SingleLine = Field(
@@ -112,7 +122,9 @@ class LabelIn(BaseModel):
             "e.g. `larger`, `rotates clockwise`, `moves caudal`"
         ),
     )
-    blinded: bool = Field(False, strict=True, description="the annotator did not see others' labels for this set")
+    blinded: bool = Field(
+        False, strict=True, description="the annotator did not see others' labels for this set"
+    )
 
 
 class LabelOut(BaseModel):
@@ -219,7 +231,34 @@ def _label_out(label: Label) -> LabelOut:
 
 # routes ----------------------------------------------------------------------------------------------------
 
-router = APIRouter(prefix="/api", tags=["labels"])
+
+def _encodable(value: Any) -> Any:
+    """Copy of a validation error with text that UTF-8 can encode (a lone surrogate would break the 422 itself)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {key: _encodable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encodable(item) for item in value]
+    return value
+
+
+class EncodableErrorsRoute(APIRoute):
+    """Route whose validation errors can always be rendered as JSON, whatever the client sent."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                raise RequestValidationError(_encodable(list(exc.errors()))) from None
+
+        return route_handler
+
+
+router = APIRouter(prefix="/api", tags=["labels"], route_class=EncodableErrorsRoute)
 
 
 @router.get("/vocabulary", response_model=list[TermOut], summary="The label terms")
@@ -243,14 +282,21 @@ def post_annotator(body: AnnotatorIn, store: StoreDep, _admin: AdminDep) -> Anno
     return AnnotatorCreated(id=annotator.id, name=annotator.name, role=annotator.role, token=token)  # type: ignore[arg-type]
 
 
-@router.get("/annotators", response_model=list[AnnotatorOut], responses=ERROR_RESPONSES, summary="All annotators (admin)")
+@router.get(
+    "/annotators",
+    response_model=list[AnnotatorOut],
+    responses=ERROR_RESPONSES,
+    summary="All annotators (admin)",
+)
 def get_annotators(store: StoreDep, _admin: AdminDep) -> list[AnnotatorOut]:
     with _http_errors():
         annotators = store.list_annotators()
     return [AnnotatorOut.model_validate(annotator, from_attributes=True) for annotator in annotators]
 
 
-@router.get("/annotators/me", response_model=AnnotatorOut, responses=ERROR_RESPONSES, summary="Who this token is")
+@router.get(
+    "/annotators/me", response_model=AnnotatorOut, responses=ERROR_RESPONSES, summary="Who this token is"
+)
 def get_me(annotator: AnnotatorDep) -> AnnotatorOut:
     return AnnotatorOut.model_validate(annotator, from_attributes=True)
 
@@ -278,15 +324,20 @@ def post_label(body: LabelIn, store: StoreDep, catalog: CatalogDep, annotator: A
     return _label_out(label)
 
 
-@router.get("/labels", response_model=list[LabelOut], responses=ERROR_RESPONSES, summary="Label events, filtered")
+@router.get(
+    "/labels", response_model=list[LabelOut], responses=ERROR_RESPONSES, summary="Label events, filtered"
+)
 def get_labels(
     store: StoreDep,
     annotator: AnnotatorDep,
     model: Annotated[SingleLine | None, Query(max_length=MAX_ID_CHARS, description="model id")] = None,
-    set_id: Annotated[SingleLine | None, Query(alias="set", max_length=MAX_ID_CHARS, description="set id")] = None,
+    set_id: Annotated[
+        SingleLine | None, Query(alias="set", max_length=MAX_ID_CHARS, description="set id")
+    ] = None,
     direction: Annotated[int | None, Query(ge=0, le=MAX_INT32, description="direction index")] = None,
     annotator_id: Annotated[
-        int | None, Query(alias="annotator", ge=1, le=MAX_INT32, description="annotator id (admins only, or self)")
+        int | None,
+        Query(alias="annotator", ge=1, le=MAX_INT32, description="annotator id (admins only, or self)"),
     ] = None,
     current: Annotated[bool, Query(description="only each annotator's latest label per direction")] = False,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="page size")] = 1000,
@@ -294,7 +345,9 @@ def get_labels(
 ) -> list[LabelOut]:
     if not annotator.is_admin:
         if annotator_id is not None and annotator_id != annotator.id:
-            raise HTTPException(403, f"annotators read their own labels only (you are annotator {annotator.id})")
+            raise HTTPException(
+                403, f"annotators read their own labels only (you are annotator {annotator.id})"
+            )
         annotator_id = annotator.id
     query = LabelQuery(
         model_id=model,
@@ -317,22 +370,29 @@ def get_labels(
 def export_labels(
     store: StoreDep,
     _admin: AdminDep,
-    export_format: Annotated[Literal["csv", "json"], Query(alias="format", description="csv or json")] = "csv",
+    export_format: Annotated[
+        Literal["csv", "json"], Query(alias="format", description="csv or json")
+    ] = "csv",
 ) -> Response:
     with _http_errors():
         body = render_export(store.iter_all_labels(), export_format)
     media_type = "text/csv; charset=utf-8" if export_format == "csv" else "application/json"
-    headers = {"Content-Disposition": f'attachment; filename="labels.{export_format}"', "Cache-Control": "no-store"}
+    headers = {
+        "Content-Disposition": f'attachment; filename="labels.{export_format}"',
+        "Cache-Control": "no-store",
+    }
     return Response(content=body, media_type=media_type, headers=headers)
 
 
 @router.get(
-    "/models/{model}/directions/{set_id}/agreement",
+    "/models/{model}/directions/{set}/agreement",
     response_model=AgreementOut,
     responses={404: {"description": "unknown model or set"}, 503: ERROR_RESPONSES[503]},
     summary="Consensus per direction, Fleiss' kappa and Krippendorff's alpha of a set",
 )
-def get_agreement(model: str, set_id: str, store: StoreDep, catalog: CatalogDep) -> AgreementOut:
+def get_agreement(
+    model: str, set_id: Annotated[str, Path(alias="set")], store: StoreDep, catalog: CatalogDep
+) -> AgreementOut:
     identity = _identity(catalog, model, set_id)
     with _http_errors():
         agreement = store.agreement(identity)

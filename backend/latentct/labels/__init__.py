@@ -2,7 +2,14 @@
 
 from latentct.labels.catalog import DirectionCatalog, SetIdentity
 from latentct.labels.errors import LabelStoreUnavailableError
-from latentct.labels.store import Annotator, Label, LabelQuery, LabelStore, consensus_for_set, open_label_store
+from latentct.labels.store import (
+    Annotator,
+    Label,
+    LabelQuery,
+    LabelStore,
+    consensus_for_set,
+    open_label_store,
+)
 
 __all__ = [
     "Annotator",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -83,7 +83,7 @@ def krippendorff_alpha_nominal(units: Sequence[Sequence[Hashable]]) -> float | N
     all pairable values are the same (expected disagreement is zero, alpha undefined).
     """
     coincidences = coincidence_matrix(units)
-    value_totals: Counter[Hashable] = Counter()
+    value_totals: defaultdict[Hashable, float] = defaultdict(float)  # n_c
     for (c, _k), weight in coincidences.items():
         value_totals[c] += weight
     n_pairable = sum(value_totals.values())
@@ -100,7 +100,7 @@ def krippendorff_alpha_nominal(units: Sequence[Sequence[Hashable]]) -> float | N
 
 def coincidence_matrix(units: Sequence[Sequence[Hashable]]) -> dict[tuple[Hashable, Hashable], float]:
     """Krippendorff's coincidence matrix o_ck: ordered value pairs within units, each weighted 1 / (m_u - 1)."""
-    coincidences: Counter[tuple[Hashable, Hashable]] = Counter()
+    coincidences: defaultdict[tuple[Hashable, Hashable], float] = defaultdict(float)
     for values in units:
         m_u = len(values)
         if m_u < 2:
@@ -113,9 +113,7 @@ def coincidence_matrix(units: Sequence[Sequence[Hashable]]) -> dict[tuple[Hashab
     return dict(coincidences)
 
 
-def set_agreement(
-    current_labels: Sequence[tuple[Hashable, int, str]], direction_count: int
-) -> SetAgreement:
+def set_agreement(current_labels: Sequence[tuple[Hashable, int, str]], direction_count: int) -> SetAgreement:
     """Agreement of one direction set from (annotator, direction_index, term) triples, one per annotator and direction.
 
     Directions are the subjects (units), vocabulary terms the categories, annotators the raters; every direction
@@ -125,7 +123,9 @@ def set_agreement(
     seen: set[tuple[Hashable, int]] = set()
     for annotator, direction_index, term in current_labels:
         if (annotator, direction_index) in seen:
-            raise ValueError(f"annotator {annotator!r} has two current labels for direction {direction_index}")
+            raise ValueError(
+                f"annotator {annotator!r} has two current labels for direction {direction_index}"
+            )
         seen.add((annotator, direction_index))
         terms_by_direction.setdefault(direction_index, []).append(term)
     directions = [

@@ -41,9 +41,13 @@ def create_label_engine(database_url: str) -> Engine:
         return _sqlite_engine(database_url, url.database)
     if url.get_backend_name() == "postgresql":
         if url.get_driver_name() not in ("psycopg", ""):
-            raise InvalidInputError(f"database URL driver {url.drivername!r} is not supported; use postgresql+psycopg")
+            raise InvalidInputError(
+                f"database URL driver {url.drivername!r} is not supported; use postgresql+psycopg"
+            )
         url = url.set(drivername="postgresql+psycopg")
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args={"connect_timeout": 5})
+        return create_engine(
+            url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args={"connect_timeout": 5}
+        )
     raise InvalidInputError(
         f"database URL {database_url!r} uses {url.get_backend_name()!r}; allowed: sqlite, postgresql+psycopg"
     )
@@ -82,7 +86,9 @@ def alembic_config(engine: Engine) -> Config:
     migrations = resources.files("latentct.labels").joinpath("migrations")
     config = Config()
     config.set_main_option("script_location", str(migrations))
-    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
+    config.set_main_option(
+        "sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%")
+    )
     return config
 
 
@@ -107,7 +113,10 @@ def upgrade_database(engine: Engine) -> str | None:
     try:
         with engine.execution_options(**{WRITE_OPTION: True}).begin() as connection:
             if connection.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _signed64(MIGRATION_ADVISORY_LOCK_KEY)})
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"),
+                    {"key": _signed64(MIGRATION_ADVISORY_LOCK_KEY)},
+                )
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
             revision = MigrationContext.configure(connection).get_current_revision()

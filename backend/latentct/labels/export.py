@@ -16,8 +16,21 @@ from latentct.labels.store import Label, LabelStore, label_to_dict
 ExportFormat = Literal["csv", "json"]
 EXPORT_FORMATS: tuple[str, ...] = ("csv", "json")
 CSV_COLUMNS = (
-    "id", "annotator_id", "annotator_name", "created_at", "model", "model_checksum", "set", "set_checksum",
-    "direction", "term", "text", "confidence", "polarity", "blinded", "current",
+    "id",
+    "annotator_id",
+    "annotator_name",
+    "created_at",
+    "model",
+    "model_checksum",
+    "set",
+    "set_checksum",
+    "direction",
+    "term",
+    "text",
+    "confidence",
+    "polarity",
+    "blinded",
+    "current",
 )
 # Free text starting with these is run as a formula by spreadsheet programs; a leading quote keeps it text.
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -38,7 +51,10 @@ def labels_to_csv(labels: Iterable[Label]) -> str:
 
 
 def labels_to_json(labels: Iterable[Label]) -> str:
-    return json.dumps({"labels": [label_to_dict(label) for label in labels]}, ensure_ascii=False, indent=1) + "\n"
+    return (
+        json.dumps({"labels": [label_to_dict(label) for label in labels]}, ensure_ascii=False, indent=1)
+        + "\n"
+    )
 
 
 def render_export(labels: Iterable[Label], export_format: str) -> str:
@@ -46,13 +62,17 @@ def render_export(labels: Iterable[Label], export_format: str) -> str:
         return labels_to_csv(labels)
     if export_format == "json":
         return labels_to_json(labels)
-    raise InvalidInputError(f"export format {export_format!r} is not allowed; allowed: {', '.join(EXPORT_FORMATS)}")
+    raise InvalidInputError(
+        f"export format {export_format!r} is not allowed; allowed: {', '.join(EXPORT_FORMATS)}"
+    )
 
 
 def export_labels_to_file(store: LabelStore, export_format: str, out: Path) -> int:
     """Write every label event to `out` atomically; returns the number of labels written."""
     if export_format not in EXPORT_FORMATS:
-        raise InvalidInputError(f"export format {export_format!r} is not allowed; allowed: {', '.join(EXPORT_FORMATS)}")
+        raise InvalidInputError(
+            f"export format {export_format!r} is not allowed; allowed: {', '.join(EXPORT_FORMATS)}"
+        )
     labels = list(store.iter_all_labels())
     atomic_write_text(out, render_export(labels, export_format))
     return len(labels)

@@ -120,7 +120,9 @@ def _database_errors(action: str) -> Iterator[None]:
     try:
         yield
     except (OperationalError, InterfaceError, PoolTimeoutError) as exc:
-        raise LabelStoreUnavailableError(f"label database unavailable while {action}: {_first_line(exc)}") from exc
+        raise LabelStoreUnavailableError(
+            f"label database unavailable while {action}: {_first_line(exc)}"
+        ) from exc
     except DBAPIError as exc:
         if exc.connection_invalidated:
             raise LabelStoreUnavailableError(f"label database connection lost while {action}") from exc
@@ -139,7 +141,9 @@ class LabelStore:
     def __init__(self, engine: Engine, vocabulary: Vocabulary, admin_token: str | None = None) -> None:
         self._engine = engine
         self._read_sessions = sessionmaker(engine, expire_on_commit=False)
-        self._write_sessions = sessionmaker(engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False)
+        self._write_sessions = sessionmaker(
+            engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
+        )
         self.vocabulary = vocabulary
         self._admin_token = admin_token or None
         self._ready = False
@@ -214,7 +218,9 @@ class LabelStore:
         """The annotator holding `token`, or None for a missing, unknown or revoked token."""
         if not token or len(token) > MAX_TOKEN_CHARS:
             return None
-        if self._admin_token and hmac.compare_digest(token.encode("utf-8"), self._admin_token.encode("utf-8")):
+        if self._admin_token and hmac.compare_digest(
+            token.encode("utf-8"), self._admin_token.encode("utf-8")
+        ):
             self.initialize()
             return self._bootstrap_admin
         try:
@@ -223,7 +229,9 @@ class LabelStore:
             return None
         with _database_errors("checking a token"), self._session() as session:
             row = session.scalars(
-                select(AnnotatorRow).where(AnnotatorRow.token_sha256 == token_hash, AnnotatorRow.revoked_at.is_(None))
+                select(AnnotatorRow).where(
+                    AnnotatorRow.token_sha256 == token_hash, AnnotatorRow.revoked_at.is_(None)
+                )
             ).first()
             return _annotator_record(row) if row is not None else None
 
@@ -232,8 +240,14 @@ class LabelStore:
         token_hash = hash_token(token)
         for attempt in range(2):
             try:
-                with _database_errors("checking the admin token"), self._write_sessions() as session, session.begin():
-                    row = session.scalars(select(AnnotatorRow).where(AnnotatorRow.bootstrap_slot == 1)).first()
+                with (
+                    _database_errors("checking the admin token"),
+                    self._write_sessions() as session,
+                    session.begin(),
+                ):
+                    row = session.scalars(
+                        select(AnnotatorRow).where(AnnotatorRow.bootstrap_slot == 1)
+                    ).first()
                     if row is None:
                         row = AnnotatorRow(
                             name=BOOTSTRAP_ADMIN_NAME,
@@ -279,7 +293,9 @@ class LabelStore:
         if vocabulary_term.requires_text and not text:
             raise InvalidInputError(f"term {term!r} needs free text saying what changes")
         if isinstance(confidence, bool) or not 1 <= confidence <= MAX_CONFIDENCE:
-            raise InvalidInputError(f"confidence {confidence!r} is out of range; allowed: 1..{MAX_CONFIDENCE}")
+            raise InvalidInputError(
+                f"confidence {confidence!r} is out of range; allowed: 1..{MAX_CONFIDENCE}"
+            )
         row = LabelRow(
             annotator_id=annotator.id,
             created_at=_utc_now(),
@@ -336,7 +352,9 @@ class LabelStore:
         if conditions:
             statement = statement.where(and_(*conditions))
         with _database_errors("listing labels"), self._session() as session:
-            return [_label_record(row, name, bool(current)) for row, name, current in session.execute(statement)]
+            return [
+                _label_record(row, name, bool(current)) for row, name, current in session.execute(statement)
+            ]
 
     def iter_all_labels(self, batch_size: int = 1000) -> Iterator[Label]:
         """Every label event, oldest first, in pages (for exports)."""
@@ -434,7 +452,9 @@ def _check_identity(identity: SetIdentity) -> None:
             raise InvalidInputError(f"{what} must not be empty")
         check_text(value, what, max_chars, allow_newlines=False)
     if identity.count < 1:
-        raise InvalidInputError(f"set {identity.set_id!r} has {identity.count} directions; labels need at least one")
+        raise InvalidInputError(
+            f"set {identity.set_id!r} has {identity.count} directions; labels need at least one"
+        )
 
 
 def _utc_now() -> datetime:

@@ -65,7 +65,9 @@ def parse_vocabulary(text: str, source: str) -> Vocabulary:
         raise InvalidInputError(f"{source} is not valid JSON: {exc}") from None
     entries = document.get("terms") if isinstance(document, dict) else document
     if not isinstance(entries, list) or not entries:
-        raise InvalidInputError(f"{source} must hold a non-empty list of terms (a list, or {{\"terms\": [...]}})")
+        raise InvalidInputError(
+            f'{source} must hold a non-empty list of terms (a list, or {{"terms": [...]}})'
+        )
     if len(entries) > MAX_TERMS:
         raise InvalidInputError(f"{source} holds {len(entries)} terms; at most {MAX_TERMS} are allowed")
     terms = tuple(_parse_term(entry, position, source) for position, entry in enumerate(entries))
@@ -86,7 +88,9 @@ def _parse_term(entry: Any, position: int, source: str) -> Term:
     if not isinstance(term_id, str) or not TERM_ID_PATTERN.match(term_id):
         raise InvalidInputError(f"{where}: id {term_id!r} must match {TERM_ID_PATTERN.pattern}")
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_TERM_NAME_CHARS:
-        raise InvalidInputError(f"{where} ({term_id}): name must be a non-empty string of <= {MAX_TERM_NAME_CHARS}")
+        raise InvalidInputError(
+            f"{where} ({term_id}): name must be a non-empty string of <= {MAX_TERM_NAME_CHARS}"
+        )
     if not isinstance(description, str) or len(description) > MAX_TERM_DESCRIPTION_CHARS:
         raise InvalidInputError(
             f"{where} ({term_id}): description must be a string of <= {MAX_TERM_DESCRIPTION_CHARS} characters"

@@ -1,0 +1,187 @@
+"""Nothing lost across processes: a server killed with SIGKILL mid-write, and two servers sharing PostgreSQL.
+
+The servers run `tests/labels/label_server_app.py` through `python -m uvicorn --factory` (the labels router,
+a file-backed catalog, the store from LATENTCT_* like the real server).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from label_server_app import FixedCatalog
+from label_test_support import ADMIN_TOKEN, IDENTITY, free_port, make_store
+
+HERE = Path(__file__).resolve().parent
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+LABEL = {"model": "gan_demo", "set": "sefa", "direction": 0, "term": "lung_volume", "confidence": 3}
+
+
+class ServerProcess:
+    """One `uvicorn --factory label_server_app:create_app` process on a free port."""
+
+    def __init__(self, database_url: str, catalog_path: Path, log_path: Path) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        env = {
+            **os.environ,
+            "LATENTCT_DATABASE_URL": database_url,
+            "LATENTCT_ADMIN_TOKEN": ADMIN_TOKEN,
+            "LABEL_TEST_CATALOG": str(catalog_path),
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "--app-dir",
+            str(HERE),
+            "label_server_app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
+        self._log = log_path.open("ab")
+        self.process = subprocess.Popen(command, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self._wait_until_up(log_path)
+
+    def _wait_until_up(self, log_path: Path) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"server exited with {self.process.returncode}: {log_path.read_text()[-2000:]}"
+                )
+            try:
+                if httpx.get(f"{self.base_url}/api/vocabulary", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server did not come up: {log_path.read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self._log.close()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=15)
+        self._log.close()
+
+
+@pytest.fixture
+def catalog_path(tmp_path: Path) -> Path:
+    path = tmp_path / "catalog.json"
+    path.write_text(FixedCatalog([IDENTITY]).to_json())
+    return path
+
+
+@pytest.fixture
+def servers() -> Iterator[list[ServerProcess]]:
+    """Every server a test starts is stopped afterwards, whatever happened."""
+    started: list[ServerProcess] = []
+    yield started
+    for server in started:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_sigkill_during_concurrent_writes_loses_no_acknowledged_label(
+    tmp_path: Path, sqlite_url: str, catalog_path: Path, servers: list[ServerProcess]
+) -> None:
+    setup_store = make_store(sqlite_url)
+    tokens = [setup_store.create_annotator(f"writer {i}")[1] for i in range(8)]
+    setup_store.close()
+    log_path = tmp_path / "server.log"
+    servers.append(ServerProcess(sqlite_url, catalog_path, log_path))
+    acknowledged: dict[int, str] = {}
+    lock = threading.Lock()
+
+    def write(writer: int, token: str) -> None:
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=servers[0].base_url, headers=headers, timeout=30) as client:
+            for n in range(10_000):
+                text = f"writer {writer} label {n}"
+                body = {**LABEL, "direction": n % IDENTITY.count, "text": text}
+                try:
+                    response = client.post("/api/labels", json=body)
+                except httpx.TransportError:
+                    return  # the server is gone
+                assert response.status_code == 201, response.text
+                with lock:
+                    acknowledged[response.json()["id"]] = text
+
+    writers = [threading.Thread(target=write, args=(i, token)) for i, token in enumerate(tokens)]
+    for thread in writers:
+        thread.start()
+    deadline = time.monotonic() + 60
+    while len(acknowledged) < 120 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    servers[0].kill()  # SIGKILL while the writers are still posting
+    for thread in writers:
+        thread.join(timeout=60)
+    assert len(acknowledged) >= 120
+
+    servers.append(ServerProcess(sqlite_url, catalog_path, log_path))
+    stored = httpx.get(f"{servers[1].base_url}/api/labels?limit=10000", headers=ADMIN, timeout=30).json()
+    stored_texts = {label["id"]: label["text"] for label in stored}
+    missing = {
+        label_id: text for label_id, text in acknowledged.items() if stored_texts.get(label_id) != text
+    }
+    assert not missing, f"{len(missing)} acknowledged labels lost"
+    assert len(set(stored_texts.values())) == len(stored_texts)  # no event stored twice
+    database_path = sqlite_url.removeprefix("sqlite:///")
+    with sqlite3.connect(database_path) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_two_servers_sharing_postgresql_see_each_others_labels(
+    tmp_path: Path, postgres_url: str, catalog_path: Path, servers: list[ServerProcess]
+) -> None:
+    log_path = tmp_path / "servers.log"
+    servers.append(ServerProcess(postgres_url, catalog_path, log_path))
+    servers.append(
+        ServerProcess(postgres_url, catalog_path, log_path)
+    )  # migrates the same schema at once: no-op
+    first, second = (httpx.Client(base_url=server.base_url, timeout=30) for server in servers)
+    created = first.post("/api/annotators", json={"name": "Dr Shared"}, headers=ADMIN)
+    assert created.status_code == 201
+    token = {"Authorization": f"Bearer {created.json()['token']}"}
+
+    written = first.post("/api/labels", json={**LABEL, "text": "via the first server"}, headers=token)
+    assert written.status_code == 201
+    read_back = second.get("/api/labels", headers=token).json()
+    assert [(label["id"], label["text"]) for label in read_back] == [
+        (written.json()["id"], "via the first server")
+    ]
+
+    assert second.post("/api/labels", json={**LABEL, "term": "heart_size"}, headers=token).status_code == 201
+    agreement = first.get("/api/models/gan_demo/directions/sefa/agreement").json()
+    assert (
+        agreement["directions"][0]["consensus_term"] == "heart_size"
+    )  # the latest event, written via the second
+    first.close()
+    second.close()
