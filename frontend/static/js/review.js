@@ -1,0 +1,129 @@
+// The Review view: agreement of the annotators on one direction set (consensus and share per direction, Fleiss'
+// kappa, Krippendorff's alpha) next to each direction's traversal strip.
+
+import * as api from "./api.js";
+import { Catalog } from "./catalog.js";
+import { setState } from "./state.js";
+import { $, el, fillSelect, showError } from "./ui.js";
+
+const REVIEW_STEPS = 9;
+
+/** Landis & Koch's words for a kappa, so a number reads as a judgement. */
+export function describeKappa(value) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "not enough labels yet";
+  if (value < 0) return "poor (below chance)";
+  if (value <= 0.2) return "slight";
+  if (value <= 0.4) return "fair";
+  if (value <= 0.6) return "moderate";
+  if (value <= 0.8) return "substantial";
+  return "almost perfect";
+}
+
+const formatStat = (value) => (value === null || value === undefined || !Number.isFinite(value) ? "—" : value.toFixed(3));
+
+/** An <img> of a direction's strip, fetched through the API wrapper so a failure is shown in words. */
+export function stripImage(model, params, alt, signal) {
+  const img = el("img", { class: "strip", alt, loading: "lazy" });
+  api.fetchTraversal(model, params, signal).then(
+    ({ blob }) => {
+      const url = URL.createObjectURL(blob);
+      img.addEventListener("load", () => URL.revokeObjectURL(url), { once: true });
+      img.src = url;
+    },
+    (error) => {
+      img.replaceWith(el("span", { class: "strip-error" }, "strip unavailable"));
+      showError(error, alt);
+    },
+  );
+  return img;
+}
+
+export function createReview(app) {
+  const els = { model: $("review-model"), set: $("review-set"), stats: $("review-stats"), body: $("review-table").tBodies[0] };
+  let shownKey = "";
+  let controller = null;
+
+  els.model.addEventListener("change", () => {
+    const model = els.model.value;
+    setState({ model, set: app.catalog.setIds(model)[0] || "", shifts: {}, focus: null, latent: null, dir: 0 });
+  });
+  els.set.addEventListener("change", () => setState({ set: els.set.value, shifts: {}, focus: null, dir: 0 }));
+
+  async function load(state, key) {
+    controller?.abort();
+    controller = new AbortController();
+    const signal = controller.signal;
+    els.body.replaceChildren(el("tr", {}, el("td", { colspan: "5", class: "empty" }, "Loading agreement…")));
+    try {
+      const [agreement, terms] = await Promise.all([api.getAgreement(state.model, state.set), app.catalog.vocabulary()]);
+      if (signal.aborted || shownKey !== key) return;
+      renderStats(agreement);
+      els.body.replaceChildren(
+        ...agreement.directions.map((d) => {
+          const params = { seed: state.seed, set: state.set, direction: d.index, extent: state.extent, steps: REVIEW_STEPS, window: state.window };
+          const share = d.share === null || d.share === undefined ? null : d.share;
+          return el(
+            "tr",
+            { dataset: { direction: String(d.index) } },
+            el("th", { scope: "row" }, `d${d.index}`),
+            el("td", { class: "strip-cell" }, stripImage(state.model, params, `Direction ${d.index} traversal`, signal)),
+            el("td", { class: "num" }, String(d.n_labels)),
+            el("td", {}, d.consensus_term ? Catalog.termName(terms, d.consensus_term) : d.n_labels ? "tie" : "—"),
+            el(
+              "td",
+              { class: "share" },
+              share === null
+                ? "—"
+                : [
+                    el("meter", { min: "0", max: "1", value: String(share), "aria-label": `Share of direction ${d.index}` }),
+                    ` ${Math.round(share * 100)}%`,
+                  ],
+            ),
+          );
+        }),
+      );
+    } catch (error) {
+      if (shownKey === key) {
+        shownKey = "";
+        els.body.replaceChildren(el("tr", {}, el("td", { colspan: "5", class: "empty" }, "Agreement could not be loaded (see the message above).")));
+      }
+      showError(error);
+    }
+  }
+
+  function renderStats(agreement) {
+    const total = agreement.directions.reduce((sum, d) => sum + d.n_labels, 0);
+    // a <div> around each dt/dd pair keeps a statistic and its value together when the line wraps
+    const item = (term, value, words) =>
+      el("div", { class: "stat" }, el("dt", {}, term), el("dd", {}, el("strong", {}, value), words ? ` ${words}` : ""));
+    els.stats.replaceChildren(
+      item("Fleiss' κ", formatStat(agreement.fleiss_kappa), `(${describeKappa(agreement.fleiss_kappa)})`),
+      item("Krippendorff's α", formatStat(agreement.krippendorff_alpha), "(nominal)"),
+      item("Current labels", String(total), `on ${agreement.directions.length} directions`),
+    );
+  }
+
+  function sync(state) {
+    const models = app.catalog.models || [];
+    fillSelect(els.model, models.map((m) => ({ value: m.id, label: `${m.id} (${m.kind.toUpperCase()})` })), state.model);
+    const model = app.catalog.model(state.model);
+    fillSelect(els.set, (model?.direction_sets || []).map((s) => ({ value: s.id, label: `${s.id} · ${s.method} · ${s.count}` })), state.set);
+    if (!state.model || !state.set) return;
+    const key = [state.model, state.set, state.seed, state.window, state.extent].join("|");
+    if (key === shownKey) return;
+    shownKey = key;
+    load(state, key);
+  }
+
+  /** A label was saved: show fresh numbers next time. */
+  function invalidate() {
+    shownKey = "";
+  }
+
+  function hide() {
+    controller?.abort();
+    shownKey = "";
+  }
+
+  return { sync, onKey: () => false, hide, invalidate };
+}

@@ -1,0 +1,220 @@
+// The view's whole state (view, model, set, seed, shifts, window, ...) kept in the address so that a link reproduces
+// the view; everything else reads and changes it here. The annotator token is deliberately NOT state: see session.
+
+export const WINDOW_PRESETS = ["lung", "mediastinum", "bone", "full"]; // keys 1..4, as radiology viewers do
+export const VIEWS = ["explore", "label", "review", "compare"];
+export const SAMPLE_COUNTS = [1, 4, 6, 9];
+export const MAX_SEED = 2 ** 31 - 1;
+export const MAX_SHIFT = 30;
+
+const DEFAULTS = Object.freeze({
+  view: "explore",
+  model: "",
+  set: "",
+  seed: 0,
+  samples: 6,
+  extent: 6,
+  window: "full",
+  focus: null, // the direction whose strip is loaded for scrubbing
+  shifts: Object.freeze({}), // {directionIndex: shift}
+  dir: 0, // the direction shown in label mode
+  set2: "", // the second set of the compare view
+  latent: null, // Float32Array of an encoded slice (kept in the hash), or null
+});
+
+/** "lung" | "mediastinum" | "bone" | "full" | "W,L" with W > 0; anything else is null. */
+export function parseWindow(text) {
+  if (!text) return null;
+  const value = String(text).trim().toLowerCase();
+  if (WINDOW_PRESETS.includes(value)) return value;
+  const match = /^(\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)$/.exec(value);
+  if (match && Number(match[1]) > 0) return `${Number(match[1])},${Number(match[2])}`;
+  return null;
+}
+
+function parseIntInRange(text, lo, hi) {
+  if (text === null || text === undefined || !/^-?\d+$/.test(String(text).trim())) return null;
+  const value = Number(text);
+  return value >= lo && value <= hi ? value : null;
+}
+
+/** Shifts from repeated `k:v` strings; invalid parts are dropped (a hand-edited link must not break the page). */
+export function parseShifts(items) {
+  const shifts = {};
+  for (const item of items) {
+    const match = /^(\d{1,4}):(-?\d+(?:\.\d+)?(?:e-?\d+)?)$/i.exec(item.trim());
+    if (!match) continue;
+    const value = Number(match[2]);
+    if (Number.isFinite(value) && value !== 0 && Math.abs(value) <= MAX_SHIFT) shifts[Number(match[1])] = value;
+  }
+  return shifts;
+}
+
+export function encodeLatent(latent) {
+  const bytes = new Uint8Array(Float32Array.from(latent).buffer);
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+export function decodeLatent(text) {
+  try {
+    const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+    if (binary.length === 0 || binary.length % 4 !== 0) return null;
+    const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+    const latent = new Float32Array(bytes.buffer);
+    return latent.every(Number.isFinite) ? latent : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The state encoded in a location (query + hash), defaults where absent or invalid. */
+export function parseLocation(location) {
+  const query = new URLSearchParams(location.search);
+  const hash = new URLSearchParams(location.hash.replace(/^#/, ""));
+  const view = query.get("view");
+  const extent = Number(query.get("extent"));
+  const samples = Number(query.get("n"));
+  return {
+    view: VIEWS.includes(view) ? view : DEFAULTS.view,
+    model: query.get("model") || "",
+    set: query.get("set") || "",
+    seed: parseIntInRange(query.get("seed"), 0, MAX_SEED) ?? DEFAULTS.seed,
+    samples: SAMPLE_COUNTS.includes(samples) ? samples : DEFAULTS.samples,
+    extent: extent > 0 && extent <= MAX_SHIFT ? extent : DEFAULTS.extent,
+    window: parseWindow(query.get("window")) || DEFAULTS.window,
+    focus: parseIntInRange(query.get("focus"), 0, 9999),
+    shifts: parseShifts(query.getAll("shift")),
+    dir: parseIntInRange(query.get("dir"), 0, 9999) ?? 0,
+    set2: query.get("set2") || "",
+    latent: hash.get("latent") ? decodeLatent(hash.get("latent")) : null,
+  };
+}
+
+/** The address of a state: only what the view needs, in a stable order. */
+export function stateToUrl(state) {
+  const query = new URLSearchParams();
+  query.set("view", state.view);
+  if (state.model) query.set("model", state.model);
+  if (state.set) query.set("set", state.set);
+  query.set("seed", String(state.seed)); // every view draws slices or strips from these
+  query.set("window", state.window);
+  if (state.view === "explore") {
+    query.set("n", String(state.samples));
+    query.set("extent", String(state.extent));
+    if (state.focus !== null) query.set("focus", String(state.focus));
+    for (const [k, v] of Object.entries(state.shifts).sort(([a], [b]) => Number(a) - Number(b))) {
+      query.append("shift", `${k}:${v}`);
+    }
+  }
+  if (state.view === "label") query.set("dir", String(state.dir));
+  if (state.view === "compare" && state.set2) query.set("set2", state.set2);
+  const hash = state.view === "explore" && state.latent ? `#latent=${encodeLatent(state.latent)}` : "";
+  return `${window.location.pathname}?${query.toString()}${hash}`;
+}
+
+let current = null;
+const listeners = new Set();
+
+export function getState() {
+  if (current === null) current = parseLocation(window.location);
+  return current;
+}
+
+function changedKeys(before, after) {
+  return new Set(Object.keys(after).filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key])));
+}
+
+function notify(changed) {
+  if (changed.size === 0) return;
+  for (const listener of listeners) listener(current, changed);
+}
+
+/**
+ * Change part of the state and write it to the address. `push: true` makes a history entry (view changes);
+ * slider moves replace the entry so Back leaves the view rather than undoing every pixel of a drag.
+ */
+export function setState(patch, { push = false } = {}) {
+  const before = getState();
+  const after = { ...before, ...patch };
+  if (patch.shifts) {
+    after.shifts = Object.fromEntries(Object.entries(patch.shifts).filter(([, v]) => Number(v) !== 0));
+  }
+  const changed = changedKeys(before, after);
+  current = after;
+  if (push) writeUrl(true);
+  else scheduleUrlWrite();
+  notify(changed);
+}
+
+// A drag fires ~60 input events a second; browsers throttle history updates beyond a few hundred per 10 s, so the
+// address is written at most every URL_WRITE_INTERVAL_MS (the state itself changes at once).
+const URL_WRITE_INTERVAL_MS = 150;
+let urlTimer = null;
+let lastUrlWrite = 0;
+
+function writeUrl(push = false) {
+  window.clearTimeout(urlTimer);
+  urlTimer = null;
+  lastUrlWrite = performance.now();
+  const url = stateToUrl(current);
+  if (url === window.location.pathname + window.location.search + window.location.hash) return;
+  if (push) window.history.pushState(null, "", url);
+  else window.history.replaceState(null, "", url);
+}
+
+function scheduleUrlWrite() {
+  if (urlTimer !== null) return;
+  const wait = Math.max(0, URL_WRITE_INTERVAL_MS - (performance.now() - lastUrlWrite));
+  if (wait === 0) writeUrl();
+  else urlTimer = window.setTimeout(() => writeUrl(), wait);
+}
+
+/** Write any pending address change now (before the address is copied or the page left). */
+export function flushUrl() {
+  if (urlTimer !== null) writeUrl();
+}
+
+window.addEventListener("pagehide", flushUrl);
+
+/** Listen to state changes: listener(state, changedKeys: Set). Returns an unsubscribe function. */
+export function subscribe(listener) {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+window.addEventListener("popstate", () => {
+  window.clearTimeout(urlTimer);
+  urlTimer = null;
+  const before = getState();
+  current = parseLocation(window.location);
+  notify(changedKeys(before, current));
+});
+
+/** A fresh random seed in the contract's range. */
+export function randomSeed() {
+  const buffer = new Uint32Array(1);
+  window.crypto.getRandomValues(buffer);
+  return buffer[0] % (MAX_SEED + 1);
+}
+
+// ---- the annotator session: sessionStorage only (closed tab = signed out), never the address ------------------
+
+const TOKEN_KEY = "latentct.annotatorToken";
+
+export const session = {
+  token() {
+    try {
+      return window.sessionStorage.getItem(TOKEN_KEY) || "";
+    } catch {
+      return "";
+    }
+  },
+  setToken(token) {
+    window.sessionStorage.setItem(TOKEN_KEY, token);
+  },
+  clear() {
+    window.sessionStorage.removeItem(TOKEN_KEY);
+  },
+};

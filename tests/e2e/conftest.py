@@ -1,0 +1,180 @@
+"""Browser-test fixtures: a real `latentct serve` on a free port (tiny models, SQLite labels) and Debian's Chromium."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.factories import make_tiny_models_dir
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--no-first-run",
+]
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
+SERVER_START_TIMEOUT_S = 120.0
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here drives a browser: skip them all, with the reason, where Chromium is missing."""
+    here = Path(__file__).parent
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(here):
+            item.add_marker(pytest.mark.browser)
+            if not CHROMIUM.exists():
+                item.add_marker(pytest.mark.skip(reason=f"{CHROMIUM} is missing (apt-get install chromium)"))
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def latentct_executable() -> str:
+    """The `latentct` script of the interpreter running the tests (.venv/bin/latentct), else the one on PATH."""
+    beside = Path(sys.executable).parent / "latentct"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("latentct")
+    if found is None:
+        pytest.fail("the `latentct` command is not installed (pip install -e .)")
+    return found
+
+
+@dataclass
+class Server:
+    base_url: str
+    admin_token: str
+    log_path: Path
+
+    def api(self, method: str, path: str, token: str | None = None, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.request(method, f"{self.base_url}/api{path}", headers=headers, timeout=30.0, **kwargs)
+
+    def add_annotator(self, name: str, role: str = "annotator") -> dict[str, Any]:
+        response = self.api("POST", "/annotators", token=self.admin_token, json={"name": name, "role": role})
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+
+def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"`latentct serve` exited with {process.returncode}:\n{log_path.read_text(errors='replace')[-4000:]}")
+        try:
+            if httpx.get(f"{base_url}/api/ready", timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    log = log_path.read_text(errors="replace")[-4000:]
+    pytest.fail(f"`latentct serve` not ready after {SERVER_START_TIMEOUT_S:.0f} s:\n{log}")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("webapp")
+    models_dir = make_tiny_models_dir(root / "models")
+    port = free_port()
+    admin_token = secrets.token_urlsafe(24)
+    env = {
+        **os.environ,
+        "LATENTCT_DATABASE_URL": f"sqlite:///{root / 'labels.sqlite3'}",
+        "LATENTCT_ADMIN_TOKEN": admin_token,
+        "LATENTCT_DATA_DIR": str(root / "var"),
+        "LATENTCT_DEVICE": "cpu",
+        "LATENTCT_CPU_THREADS": "1",
+    }
+    log_path = root / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [latentct_executable(), "serve", "--models-dir", str(models_dir), "--port", str(port)],
+            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root,
+        )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base_url, process, log_path)
+        yield Server(base_url=base_url, admin_token=admin_token, log_path=log_path)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass
+class Console:
+    """What the page said: console errors and uncaught exceptions, each as text."""
+
+    errors: list[str] = field(default_factory=list)
+
+    def watch(self, page: Any) -> None:
+        page.on("console", self._on_console)
+        page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
+
+    def _on_console(self, message: Any) -> None:
+        if message.type == "error":
+            url = (message.location or {}).get("url", "")
+            self.errors.append(f"{message.text} [{url}]" if url else message.text)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@dataclass
+class Tab:
+    page: Any
+    console: Console
+    base_url: str
+
+    def open(self, query: str = "") -> None:
+        self.page.goto(f"{self.base_url}/{query}")
+        self.page.wait_for_selector("body[data-ready]")
+
+    def screenshot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.page.evaluate("() => window.scrollTo(0, 0)")
+        self.page.screenshot(path=str(path))
+        return path
+
+
+@pytest.fixture
+def tab(browser: Any, server: Server) -> Iterator[Tab]:
+    """A fresh browser context (its own sessionStorage and cache) at 1280x800."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    console = Console()
+    console.watch(page)
+    try:
+        yield Tab(page=page, console=console, base_url=server.base_url)
+    finally:
+        context.close()
