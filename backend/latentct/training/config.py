@@ -1,0 +1,190 @@
+"""Training configuration: the paper's defaults, TOML files with unknown keys rejected, and checks naming a bad value."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from latentct.errors import InvalidInputError
+from latentct.training.runtime import DEVICES
+
+
+@dataclass
+class CommonConfig:
+    """Options every generator training shares. Defaults are the paper's."""
+
+    epochs: int = 50
+    batch_size: int = 128
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 0  # torch CPU threads per process; 0 keeps torch's default
+    latent_dim: int = 32
+    beta1: float = 0.5
+    beta2: float = 0.999
+    # augmentation: the paper's small random affine (no flips: left and right differ in a thorax)
+    augment: bool = True
+    aug_rotation_deg: float = 1.0
+    aug_scale_min: float = 1.0
+    aug_scale_max: float = 1.1
+    # bookkeeping
+    # memory format: "auto" = channels_last on CUDA, and on CPUs for the VAE only (bench/bench_training.py: there
+    # it is about 3x faster, while the DCGAN's transposed convolutions get slower); "on" / "off" force it
+    channels_last: str = "auto"
+    log_every_steps: int = 20
+    checkpoint_every_steps: int = 0  # 0: at the end of every epoch only
+    sample_count: int = 64  # images in each epoch's sample grid (fixed latents)
+    sample_seed: int = 1234
+    # quality measured at the end
+    quality_samples: int = 1000
+    probe_dir: str = ""  # "" = the shipped probe (models/_phantom-probe); "none" skips the quality metrics
+
+
+@dataclass
+class GANConfig(CommonConfig):
+    ngf: int = 128
+    ndf: int = 128
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    real_label_min: float = 0.9
+    real_label_max: float = 0.999
+    instance_noise_sigma: float = 0.1
+    instance_noise_until: float = 0.5  # fraction of the epochs over which sigma decays linearly to 0
+
+
+@dataclass
+class VAEConfig(CommonConfig):
+    base_channels: int = 64
+    lr: float = 1e-4
+    beta1: float = 0.9  # the VAE used Adam's default betas
+    kl_beta: float = 0.01
+
+
+CONFIGS: dict[str, type[CommonConfig]] = {"gan": GANConfig, "vae": VAEConfig}
+
+_POSITIVE_INTS = {"epochs", "batch_size", "latent_dim", "log_every_steps", "sample_count", "quality_samples", "ngf", "ndf",
+                  "base_channels"}
+_NON_NEGATIVE_INTS = {"seed", "threads", "checkpoint_every_steps", "sample_seed"}
+_POSITIVE_FLOATS = {"lr", "lr_g", "lr_d"}
+_UNIT_INTERVAL = {"beta1", "beta2"}  # [0, 1)
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    """Accept a TOML/CLI value for field `name` if its type matches the default's (ints allowed for floats)."""
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise InvalidInputError(f"{name} must be true or false, got {value!r}")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidInputError(f"{name} must be an integer, got {value!r}")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise InvalidInputError(f"{name} must be a finite number, got {value!r}")
+        return float(value)
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{name} must be a string, got {value!r}")
+    return value
+
+
+def validate(config: CommonConfig) -> CommonConfig:
+    """Raise InvalidInputError naming the first impossible value."""
+    values = dataclasses.asdict(config)
+    for name, value in values.items():
+        if name in _POSITIVE_INTS and value < 1:
+            raise InvalidInputError(f"{name} must be >= 1, got {value!r}")
+        if name in _NON_NEGATIVE_INTS and value < 0:
+            raise InvalidInputError(f"{name} must be >= 0, got {value!r}")
+        if name in _POSITIVE_FLOATS and not 0 < value < 1:
+            raise InvalidInputError(f"{name} (a learning rate) must be in (0, 1), got {value!r}")
+        if name in _UNIT_INTERVAL and not 0 <= value < 1:
+            raise InvalidInputError(f"{name} must be in [0, 1), got {value!r}")
+    if config.channels_last not in ("auto", "on", "off"):
+        raise InvalidInputError(f"channels_last must be 'auto', 'on' or 'off', got {config.channels_last!r}")
+    device = config.device
+    if device not in DEVICES and not (device.startswith("cuda:") and device[5:].isdigit()):
+        raise InvalidInputError(f"device must be one of {list(DEVICES)} or cuda:N, got {device!r}")
+    if not 0 <= config.aug_rotation_deg <= 45:
+        raise InvalidInputError(f"aug_rotation_deg must be in [0, 45], got {config.aug_rotation_deg!r}")
+    if not 0.5 <= config.aug_scale_min <= config.aug_scale_max <= 2.0:
+        raise InvalidInputError(
+            "aug_scale_min/aug_scale_max must satisfy 0.5 <= min <= max <= 2, "
+            f"got {config.aug_scale_min!r}, {config.aug_scale_max!r}"
+        )
+    if isinstance(config, GANConfig):
+        if not 0 < config.real_label_min <= config.real_label_max <= 1:
+            raise InvalidInputError(
+                "real labels must satisfy 0 < real_label_min <= real_label_max <= 1, "
+                f"got {config.real_label_min!r}, {config.real_label_max!r}"
+            )
+        if not 0 <= config.instance_noise_sigma <= 2:
+            raise InvalidInputError(f"instance_noise_sigma must be in [0, 2], got {config.instance_noise_sigma!r}")
+        if not 0 < config.instance_noise_until <= 1:
+            until = config.instance_noise_until
+            raise InvalidInputError(f"instance_noise_until must be in (0, 1] (a fraction of the epochs), got {until!r}")
+    if isinstance(config, VAEConfig) and not config.kl_beta >= 0:
+        raise InvalidInputError(f"kl_beta must be >= 0, got {config.kl_beta!r}")
+    return config
+
+
+def apply_values(config: CommonConfig, values: dict[str, Any], source: str) -> CommonConfig:
+    """Return `config` with `values` set; an unknown key or a value of the wrong type raises, naming it and `source`."""
+    known = {f.name: f for f in fields(config)}
+    defaults = dataclasses.asdict(config)
+    updates: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise InvalidInputError(f"{source}: unknown option {key!r}; allowed: {', '.join(sorted(known))}")
+        try:
+            updates[key] = _coerce(key, value, defaults[key])
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{source}: {exc}") from None
+    return dataclasses.replace(config, **updates)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A flat TOML file of options (a [train] table is also accepted)."""
+    if not path.is_file():
+        raise InvalidInputError(f"config file {str(path)!r} does not exist")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidInputError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+    if set(data) == {"train"} and isinstance(data["train"], dict):
+        data = data["train"]
+    nested = [key for key, value in data.items() if isinstance(value, dict)]
+    if nested:
+        raise InvalidInputError(f"config file {str(path)!r}: unknown table [{nested[0]}]; use flat keys (or one [train] table)")
+    return data
+
+
+def build_config(kind: str, config_file: Path | None = None, overrides: dict[str, Any] | None = None) -> CommonConfig:
+    """Defaults, then the TOML file, then command-line overrides; validated."""
+    if kind not in CONFIGS:
+        raise InvalidInputError(f"kind must be one of {sorted(CONFIGS)}, got {kind!r}")
+    config = CONFIGS[kind]()
+    if config_file is not None:
+        config = apply_values(config, read_toml(Path(config_file)), str(config_file))
+    config = apply_values(config, overrides or {}, "command line")
+    return validate(config)
+
+
+def config_from_record(kind: str, record: dict[str, Any], source: str) -> CommonConfig:
+    """Rebuild a config from a run's config.json (for --resume)."""
+    return validate(apply_values(CONFIGS[kind](), record, source))
+
+
+def arch_of(kind: str, config: CommonConfig, image_size: int) -> dict[str, int]:
+    """The model's constructor arguments (manifest `arch`)."""
+    if isinstance(config, GANConfig):
+        return {"latent_dim": config.latent_dim, "ngf": config.ngf, "ndf": config.ndf, "image_size": image_size}
+    assert isinstance(config, VAEConfig)
+    return {"latent_dim": config.latent_dim, "base_channels": config.base_channels, "image_size": image_size}
+
+
+__all__ = ["CONFIGS", "CommonConfig", "GANConfig", "VAEConfig", "apply_values", "arch_of", "build_config", "validate"]

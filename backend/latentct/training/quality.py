@@ -1,0 +1,99 @@
+"""Quality of a generator, measured: Frechet distance to real test slices in the phantom probe's feature space and,
+on phantom data, the distance between generated and real factor distributions as the probe estimates them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from latentct.artifacts.probe import Probe, load_probe
+from latentct.errors import ArtifactError
+from latentct.metrics import factor_distribution_distance, frechet_distance
+
+QUALITY_SEED = 20220  # latents for quality samples: fixed, so two models are compared on the same draw
+
+
+@torch.no_grad()
+def generate(generator: nn.Module, count: int, latent_dim: int, seed: int = QUALITY_SEED, batch_size: int = 128) -> torch.Tensor:
+    """`count` images from z ~ N(0, I) drawn on the CPU with `seed` (as the service does); [count, 1, H, W] on the CPU."""
+    was_training = generator.training
+    generator.eval()
+    device = next(generator.parameters()).device
+    z = torch.randn(count, latent_dim, generator=torch.Generator().manual_seed(seed))
+    images = [generator(z[i : i + batch_size].to(device)).float().cpu() for i in range(0, count, batch_size)]
+    generator.train(was_training)
+    return torch.cat(images)
+
+
+def open_probe(probe_dir: str | Path | None, device: str | torch.device = "cpu") -> Probe | None:
+    """The probe for quality metrics; None when explicitly switched off ("none") or when the default one is absent."""
+    if probe_dir is not None and str(probe_dir).lower() == "none":
+        return None
+    try:
+        return load_probe(Path(probe_dir) if probe_dir else None, device=device)
+    except ArtifactError:
+        if probe_dir:  # an explicitly named probe must load
+            raise
+        return None
+
+
+def measure_quality(
+    generated: torch.Tensor,
+    real_test: torch.Tensor,
+    probe: Probe,
+    real_train: torch.Tensor | None = None,
+    has_factors: bool = True,
+) -> dict[str, Any]:
+    """Metrics for model.json. `real_train`, when given, yields the floor: the distance between two real sets."""
+    gen_features, test_features = probe.features(generated).numpy(), probe.features(real_test).numpy()
+    result: dict[str, Any] = {
+        "frechet_probe": round(frechet_distance(gen_features, test_features), 4),
+        "quality_samples": {"generated": len(generated), "real_test": len(real_test)},
+    }
+    if real_train is not None and len(real_train) >= 2:
+        result["frechet_probe_real_train_vs_test"] = round(frechet_distance(probe.features(real_train).numpy(), test_features), 4)
+    if has_factors:
+        gen_factors, real_factors = probe.predict(generated).numpy(), probe.predict(real_test).numpy()
+        distance = factor_distribution_distance(gen_factors, real_factors, names=probe.factor_names)
+        # does the model vary each factor as much as the data does? (1 = same spread, 0 = a constant)
+        spread = gen_factors.std(axis=0) / np.maximum(real_factors.std(axis=0), 1e-12)
+        result["factor_distance"] = {
+            "mean": round(distance["mean"], 4),
+            "per_factor": {k: round(v, 4) for k, v in distance["per_factor"].items()},
+            "spread_ratio": {k: round(float(v), 3) for k, v in zip(probe.factor_names, spread, strict=True)},
+            "method": "1-D Wasserstein distance per factor between probe estimates on generated and real test slices, "
+            "divided by the real estimates' std; spread_ratio = std generated / std real",
+        }
+    probe_metrics = probe.meta.get("metrics", {})
+    result["probe"] = {
+        "checksum": probe.meta.get("checksum"),
+        "test_r2": probe_metrics.get("test_r2"),
+        "test_r2_mean": probe_metrics.get("test_r2_mean"),
+    }
+    return result
+
+
+def evaluate_generator(
+    generator: nn.Module,
+    latent_dim: int,
+    real_test: torch.Tensor,
+    probe: Probe,
+    samples: int,
+    real_train: torch.Tensor | None = None,
+    has_factors: bool = True,
+) -> dict[str, Any]:
+    """Generate `samples` images (fixed seed) and measure them against real test slices."""
+    generated = generate(generator, samples, latent_dim)
+    return measure_quality(generated, real_test, probe, real_train, has_factors)
+
+
+def subset(images: torch.Tensor, count: int, seed: int = 0) -> torch.Tensor:
+    if len(images) <= count:
+        return images
+    order = np.random.default_rng(seed).permutation(len(images))[:count]
+    return images[np.sort(order)]

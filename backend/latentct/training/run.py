@@ -1,0 +1,400 @@
+"""A training run from start to model folder: check inputs, (resume,) loop over epochs with logs, samples and
+checkpoints, then measure quality and save the model. Single process or one process per rank under torchrun.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from tqdm import tqdm
+
+from latentct.artifacts import save_model, validate_id
+from latentct.artifacts._io import read_json, write_json
+from latentct.artifacts.checkpoints import TrainingState, has_training_state, load_training_state, save_training_state
+from latentct.errors import ArtifactError, InvalidInputError
+from latentct.fsutil import atomic_write_text, ensure_writable_dir
+from latentct.training import quality
+from latentct.training.augment import random_affine
+from latentct.training.config import CommonConfig, GANConfig, VAEConfig, arch_of, build_config, config_from_record
+from latentct.training.data import TrainingData, batches_per_epoch, check_batch_size, epoch_batches, open_split
+from latentct.training.gan import GANTrainer
+from latentct.training.images import read_metrics, save_curves_png, save_grid_png
+from latentct.training.runtime import Runtime, provenance, start_runtime, stop_runtime, torch_threads
+from latentct.training.vae import VAETrainer
+
+CONFIG_JSON = "config.json"
+METRICS_JSONL = "metrics.jsonl"
+SAMPLES_DIR = "samples"
+# Options that may change when a run is resumed; anything else must match what the run was started with.
+RESUMABLE_OPTIONS = {"epochs", "device", "threads", "log_every_steps", "checkpoint_every_steps", "quality_samples", "probe_dir"}
+
+
+class Trainer(Protocol):
+    kind: str
+    curve_keys: tuple[str, ...]
+    nets: dict[str, nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer]
+
+    @property
+    def generator(self) -> nn.Module: ...
+
+    def train_mode(self) -> None: ...
+
+    def step(self, real: torch.Tensor, rng: torch.Generator, progress_epochs: float) -> dict[str, torch.Tensor]: ...
+
+    def card_extras(self) -> dict[str, Any]: ...
+
+
+def use_channels_last(kind: str, option: str, device: torch.device) -> bool:
+    """The `channels_last` option resolved: "auto" is on for CUDA, and for the VAE on CPUs (measured faster)."""
+    if option != "auto":
+        return option == "on"
+    return device.type == "cuda" or kind == "vae"
+
+
+def make_trainer(kind: str, config: CommonConfig, arch: dict[str, int], runtime: Runtime) -> Trainer:
+    if kind == "gan":
+        assert isinstance(config, GANConfig)
+        return GANTrainer(config, arch, runtime)
+    assert isinstance(config, VAEConfig)
+    return VAETrainer(config, arch, runtime)
+
+
+@dataclass
+class TrainResult:
+    """What a run returns: the card written (rank 0 only) and this process's nets (for tests and callers)."""
+
+    card: dict[str, Any] | None
+    nets: dict[str, nn.Module] = field(default_factory=dict)
+    steps: int = 0
+
+
+@dataclass
+class Position:
+    """Where the loop stands: `epoch` and `batch` are the next ones to run; `step` counts optimiser steps done."""
+
+    epoch: int = 0
+    batch: int = 0
+    step: int = 0
+    elapsed_s: float = 0.0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 1. Inputs
+
+
+def _data_record(train: TrainingData, test: TrainingData) -> dict[str, Any]:
+    meta = train.meta
+    detail = meta.get("source_detail") or {}
+    return {
+        "path": str(train.path),  # as given (relative paths stay relative, so a card does not name this machine)
+        "source": meta.get("source"),
+        "seed": meta.get("seed", detail.get("seed")),
+        "image_size": train.image_size,
+        "train_slices": len(train),
+        "test_slices": len(test),
+        "patients": (meta.get("counts") or {}).get("patients"),
+    }
+
+
+def _prepare_config(
+    kind: str, out: Path, config_file: Path | None, overrides: dict[str, Any], resume: bool
+) -> tuple[CommonConfig, dict[str, Any] | None]:
+    """New run: defaults < TOML < flags, into an empty --out. Resume: the run's config.json with the few flags that may change."""
+    if not resume:
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise InvalidInputError(
+                f"output {str(out)!r} already exists and is not empty: pass --resume to continue it, or choose another --out"
+            )
+        return build_config(kind, config_file, overrides), None
+    if not has_training_state(out):
+        missing = out / "checkpoint" / "state.json"
+        raise InvalidInputError(f"cannot resume: {str(out)!r} holds no training checkpoint ({missing} is missing)")
+    if config_file is not None:
+        raise InvalidInputError("--config cannot be combined with --resume: a resumed run keeps the config it started with")
+    record = read_json(out / CONFIG_JSON)
+    if record.get("kind") != kind:
+        raise InvalidInputError(f"cannot resume: {str(out)!r} is a {record.get('kind')!r} run, not a {kind!r} run")
+    config = config_from_record(kind, record.get("config", {}), str(out / CONFIG_JSON))
+    for key, value in overrides.items():
+        if key not in RESUMABLE_OPTIONS and getattr(config, key, value) != value:
+            raise InvalidInputError(
+                f"cannot resume with {key}={value!r}: the run was started with {key}={getattr(config, key)!r} "
+                f"(only {', '.join(sorted(RESUMABLE_OPTIONS))} may change)"
+            )
+    merged = dataclasses.replace(config, **{k: v for k, v in overrides.items() if k in RESUMABLE_OPTIONS})
+    return build_config(kind, None, dataclasses.asdict(merged)), record
+
+
+def _restore(trainer: Trainer, state: TrainingState, out: Path) -> Position:
+    """Load nets and optimisers from a checkpoint; anything that does not fit is one clear ArtifactError."""
+    where = out / "checkpoint"
+    if state.meta.get("kind") != trainer.kind:
+        raise ArtifactError(f"{where}: checkpoint of a {state.meta.get('kind')!r} run cannot resume a {trainer.kind!r} run")
+    missing = set(trainer.nets) - set(state.nets)
+    if missing:
+        raise ArtifactError(f"{where}: checkpoint lacks the net(s) {sorted(missing)}")
+    for name, net in trainer.nets.items():
+        try:
+            net.load_state_dict(state.nets[name], strict=True)
+        except RuntimeError as exc:
+            detail = " ".join(line.strip() for line in str(exc).strip().splitlines()[:2])
+            raise ArtifactError(f"{where}: {name} weights do not fit this configuration: {detail}") from None
+    for name, optimizer in trainer.optimizers.items():
+        if name not in state.optimizers:
+            raise ArtifactError(f"{where}: checkpoint lacks the optimiser state {name!r}")
+        try:
+            optimizer.load_state_dict(state.optimizers[name])
+        except (ValueError, KeyError, RuntimeError) as exc:
+            raise ArtifactError(f"{where}: optimiser {name!r} state does not fit: {exc}") from None
+    m = state.meta
+    return Position(int(m["epoch"]), int(m["batch"]), int(m["step"]), float(m.get("elapsed_s", 0.0)))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 2. Loop bookkeeping
+
+
+def _epoch_rng(seed: int, rank: int, epoch: int, device: torch.device) -> torch.Generator:
+    """Noise, labels, latents and augmentation of one epoch on one rank: re-seeded at every epoch start, so a run
+    resumed at an epoch boundary continues exactly as if it had never stopped."""
+    return torch.Generator(device=device).manual_seed(seed * 1_000_003 + rank * 10_007 + epoch + 1)
+
+
+def _append_metrics(out: Path, record: dict[str, Any]) -> None:
+    with open(out / METRICS_JSONL, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record, allow_nan=True) + "\n")
+
+
+def _truncate_metrics(out: Path, step: int) -> None:
+    """Drop records a crashed run logged after its last checkpoint, so the resumed log has no duplicate steps."""
+    path = out / METRICS_JSONL
+    if path.is_file():
+        kept = [r for r in read_metrics(path) if int(r.get("step", 0)) <= step]
+        atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+def _mean_across_ranks(values: dict[str, float], runtime: Runtime) -> dict[str, float]:
+    if not runtime.distributed:
+        return values
+    keys = sorted(values)
+    tensor = torch.tensor([values[k] for k in keys], dtype=torch.float64, device=runtime.device)
+    dist.all_reduce(tensor)
+    return {k: float(v) / runtime.world_size for k, v in zip(keys, tensor.tolist(), strict=True)}
+
+
+def _checkpoint(trainer: Trainer, out: Path, position: Position, rng: torch.Generator, config: CommonConfig) -> None:
+    state = TrainingState(
+        nets={name: net.state_dict() for name, net in trainer.nets.items()},
+        optimizers={name: opt.state_dict() for name, opt in trainer.optimizers.items()},
+        tensors={"rng_state": rng.get_state()},
+        meta={"kind": trainer.kind, **dataclasses.asdict(position), "config": dataclasses.asdict(config)},
+    )
+    save_training_state(out, state)
+
+
+@torch.no_grad()
+def _sample_images(trainer: Trainer, latents: torch.Tensor, runtime: Runtime) -> torch.Tensor:
+    generator = trainer.generator
+    generator.eval()
+    images = generator(latents.to(runtime.device)).float().cpu()
+    generator.train()
+    return images
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 3. The run
+
+
+def _train_epochs(
+    trainer: Trainer, config: CommonConfig, train: TrainingData, out: Path, runtime: Runtime, position: Position,
+    rng_state: torch.Tensor | None, progress: bool,
+) -> Position:
+    steps_per_epoch = batches_per_epoch(len(train), config.batch_size, runtime.world_size)
+    sample_rng = torch.Generator().manual_seed(config.sample_seed)
+    fixed_latents = torch.randn(config.sample_count, config.latent_dim, generator=sample_rng)
+    scale_range = (config.aug_scale_min, config.aug_scale_max)
+    started = time.time() - position.elapsed_s
+    for epoch in range(position.epoch, config.epochs):
+        rng = _epoch_rng(config.seed, runtime.rank, epoch, runtime.device)
+        first = position.batch if epoch == position.epoch else 0
+        if first > 0:  # mid-epoch resume: rank 0 continues its exact stream; other ranks get a fresh, seeded one
+            if runtime.is_main and rng_state is not None:
+                rng.set_state(rng_state)
+            else:
+                rng.manual_seed(config.seed * 1_000_003 + runtime.rank * 10_007 + epoch * 7919 + first)
+        batches = epoch_batches(len(train), config.batch_size, epoch=epoch, seed=config.seed, rank=runtime.rank,
+                                world_size=runtime.world_size)
+        trainer.train_mode()
+        bar = tqdm(range(first, steps_per_epoch), desc=f"{trainer.kind} epoch {epoch + 1}/{config.epochs}",
+                   disable=not (progress and runtime.is_main), unit="step", dynamic_ncols=True)
+        sums: dict[str, torch.Tensor] = {}
+        window_start, window_steps, epoch_start = time.time(), 0, time.time()
+        for b in bar:
+            real = train.images(sorted(batches[b])).to(runtime.device, non_blocking=True)
+            real = real.contiguous(memory_format=runtime.memory_format)
+            if config.augment:
+                real = random_affine(real, rng, config.aug_rotation_deg, scale_range)
+            losses = trainer.step(real, rng, epoch + b / steps_per_epoch)
+            position.step += 1
+            window_steps += 1
+            for key, value in losses.items():
+                sums[key] = sums.get(key, torch.zeros((), device=value.device)) + value.float()
+            last = b == steps_per_epoch - 1
+            if position.step % config.log_every_steps == 0 or last:
+                means = _mean_across_ranks({k: float(v) / window_steps for k, v in sums.items()}, runtime)
+                elapsed = time.time() - window_start
+                images_per_s = window_steps * config.batch_size * runtime.world_size / max(elapsed, 1e-9)
+                record = {"event": "step", "epoch": epoch + 1, "step": position.step,
+                          **{k: round(v, 5) for k, v in means.items()},
+                          "images_per_s": round(images_per_s, 2), "time_s": round(time.time() - started, 1)}
+                bar.set_postfix({k: f"{v:.3f}" for k, v in means.items()})
+                if runtime.is_main:
+                    _append_metrics(out, record)
+                sums, window_start, window_steps = {}, time.time(), 0
+            every = config.checkpoint_every_steps
+            if every and position.step % every == 0 and not last and runtime.is_main:
+                _checkpoint(trainer, out, Position(epoch, b + 1, position.step, time.time() - started), rng, config)
+        bar.close()
+        position = Position(epoch + 1, 0, position.step, time.time() - started)
+        if runtime.is_main:
+            _append_metrics(out, {"event": "epoch", "epoch": epoch + 1, "step": position.step,
+                                  "epoch_s": round(time.time() - epoch_start, 1), "time_s": round(position.elapsed_s, 1)})
+            _checkpoint(trainer, out, position, rng, config)
+            save_grid_png(_sample_images(trainer, fixed_latents, runtime), out / SAMPLES_DIR / f"epoch_{epoch + 1:03d}.png")
+            save_curves_png(out / METRICS_JSONL, out / "curves.png", trainer.curve_keys)
+        runtime.barrier()
+    return position
+
+
+def _final_metrics(
+    trainer: Trainer, config: CommonConfig, train: TrainingData, test: TrainingData, runtime: Runtime
+) -> dict[str, Any]:
+    """Quality against the held-out split; a VAE also reports its reconstruction error in HU."""
+    metrics: dict[str, Any] = {}
+    real_test = quality.subset(test.all_images(), config.quality_samples)
+    if trainer.kind == "vae":
+        metrics["test_reconstruction_mae_hu"] = round(_reconstruction_mae_hu(trainer, real_test, runtime), 2)
+    probe = quality.open_probe(config.probe_dir or None, runtime.device)
+    if probe is None:
+        metrics["quality"] = "not measured: no phantom probe (train one with `latentct train probe`)"
+        return metrics
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[: config.quality_samples]
+    real_train = train.images(sorted(order.tolist()))
+    has_factors = train.factor_matrix(probe.factor_names) is not None
+    metrics.update(quality.evaluate_generator(trainer.generator, config.latent_dim, real_test, probe, config.quality_samples,
+                                              real_train, has_factors))
+    return metrics
+
+
+@torch.no_grad()
+def _reconstruction_mae_hu(trainer: Trainer, images: torch.Tensor, runtime: Runtime) -> float:
+    from latentct.data.hu import HU_RANGE
+
+    encoder, decoder = trainer.nets["encoder"].eval(), trainer.generator.eval()
+    errors = []
+    for i in range(0, len(images), 128):
+        batch = images[i : i + 128].to(runtime.device)
+        errors.append((decoder(encoder(batch)[0]).float() - batch).abs().mean(dim=(1, 2, 3)).cpu())
+    trainer.train_mode()
+    return float(torch.cat(errors).mean()) * (HU_RANGE[1] - HU_RANGE[0]) / 2
+
+
+def _save_final(
+    trainer: Trainer, config: CommonConfig, arch: dict[str, int], out: Path, data: dict[str, Any], metrics: dict[str, Any],
+    position: Position, runtime: Runtime, started_record: dict[str, Any],
+) -> dict[str, Any]:
+    fixed = torch.randn(24, config.latent_dim, generator=torch.Generator().manual_seed(config.sample_seed))
+    save_grid_png(_sample_images(trainer, fixed, runtime), out / "samples.png", columns=8)
+    images_per_s = position.step * config.batch_size * runtime.world_size / max(position.elapsed_s, 1e-9)
+    training = {
+        "epochs": config.epochs, "steps": position.step, "batch_size": config.batch_size, "world_size": runtime.world_size,
+        "device": str(runtime.device), "seconds": round(position.elapsed_s, 1), "images_per_s": round(images_per_s, 2),
+        "config": dataclasses.asdict(config),
+    }
+    prov = provenance({"data_dir": data["path"], "data_seed": data["seed"], "epochs": config.epochs,
+                       "training_seconds": round(position.elapsed_s, 1), "started": started_record.get("created")})
+    for net in trainer.nets.values():
+        net.eval()
+    return save_model(out, kind=trainer.kind, arch=arch, nets=trainer.nets, data=data, training=training, metrics=metrics,
+                      provenance=prov, **trainer.card_extras())
+
+
+def _run(
+    kind: str, config: CommonConfig, record: dict[str, Any] | None, train: TrainingData, test: TrainingData, out: Path,
+    runtime: Runtime, progress: bool,
+) -> TrainResult:
+    arch = arch_of(kind, config, train.image_size)
+    runtime.channels_last = use_channels_last(kind, config.channels_last, runtime.device)
+    check_batch_size(len(train), config.batch_size, runtime.world_size)
+    torch.manual_seed(config.seed)  # initial weights
+    trainer = make_trainer(kind, config, arch, runtime)
+    data = _data_record(train, test)
+    position, rng_state = Position(), None
+    if record is not None:
+        recorded = record.get("data", {})
+        if record.get("arch") != arch or recorded.get("train_slices") != data["train_slices"]:
+            raise InvalidInputError(
+                f"cannot resume: the run was trained on {recorded.get('path')!r} ({recorded.get('train_slices')} training "
+                f"slices, arch {record.get('arch')}); --data gives {data['train_slices']} slices, arch {arch}"
+            )
+        state = load_training_state(out)
+        position = _restore(trainer, state, out)
+        rng_state = state.tensors.get("rng_state")
+        if position.epoch >= config.epochs:
+            raise InvalidInputError(f"the run already trained {position.epoch} epoch(s); pass --epochs above that to continue")
+    if runtime.is_main:
+        ensure_writable_dir(out)
+        if record is None:
+            record = {"kind": kind, "config": dataclasses.asdict(config), "arch": arch, "data": data,
+                      "world_size": runtime.world_size, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                      "provenance": provenance()}
+        else:
+            record = {**record, "config": dataclasses.asdict(config), "resumed": [*record.get("resumed", []), position.step]}
+            _truncate_metrics(out, position.step)
+        write_json(out / CONFIG_JSON, record)
+    runtime.barrier()
+    position = _train_epochs(trainer, config, train, out, runtime, position, rng_state, progress)
+    card = None
+    if runtime.is_main:
+        metrics = _final_metrics(trainer, config, train, test, runtime)
+        card = _save_final(trainer, config, arch, out, data, metrics, position, runtime, record or {})
+    runtime.barrier()
+    return TrainResult(card=card, nets=trainer.nets, steps=position.step)
+
+
+def run_training(
+    kind: str,
+    data_dir: Path | str,
+    out: Path | str,
+    config_file: Path | str | None = None,
+    overrides: dict[str, Any] | None = None,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+) -> TrainResult:
+    """Train a `kind` ("gan" | "vae") model on the dataset at `data_dir`; `out` becomes the model folder.
+
+    Every input is checked before anything is written: a bad config, a directory that is not a dataset, an
+    occupied --out without --resume, or a checkpoint that does not fit raise one LatentCTError.
+    """
+    if kind not in ("gan", "vae"):
+        raise InvalidInputError(f"kind must be 'gan' or 'vae', got {kind!r}")
+    out = Path(out)
+    validate_id("model id (the --out folder name)", out.name)
+    config, record = _prepare_config(kind, out, Path(config_file) if config_file else None, overrides or {}, resume)
+    train, test = open_split(data_dir, "train"), open_split(data_dir, "test")
+    runtime = start_runtime(config.device)
+    try:
+        with torch_threads(config.threads):
+            return _run(kind, config, record, train, test, out, runtime, progress)
+    finally:
+        stop_runtime(runtime)

@@ -1,0 +1,146 @@
+"""Where and how a training process runs: device choice, torchrun/DDP process group, mixed precision, provenance."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from latentct.config import REPO_ROOT
+from latentct.errors import InvalidInputError
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device: str, local_rank: int = 0) -> torch.device:
+    """"auto" takes CUDA when present; under torchrun each process takes the GPU of its LOCAL_RANK."""
+    if device not in DEVICES and not device.startswith("cuda:"):
+        raise InvalidInputError(f"device {device!r} is not one of {list(DEVICES)} (or cuda:N)")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise InvalidInputError(f"device {device!r} was asked for but this machine has no CUDA GPU")
+        if device == "cuda":
+            device = f"cuda:{local_rank % torch.cuda.device_count()}"
+    return torch.device(device)
+
+
+@dataclass
+class Runtime:
+    """This process's place in the run: device, rank and world size (1 without torchrun)."""
+
+    device: torch.device
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    owns_group: bool = False  # we started the process group (so we end it); a caller's group is left alone
+    channels_last: bool | None = None  # None: on CUDA only
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def amp_dtype(self) -> torch.dtype | None:
+        """bf16 autocast on CUDA (no loss scaling needed, unlike fp16); full precision on the CPU."""
+        return torch.bfloat16 if self.device.type == "cuda" else None
+
+    @property
+    def memory_format(self) -> torch.memory_format:
+        wanted = self.device.type == "cuda" if self.channels_last is None else self.channels_last
+        return torch.channels_last if wanted else torch.contiguous_format
+
+    def place(self, net: torch.nn.Module) -> torch.nn.Module:
+        """Move a net to this device, in channels_last on CUDA (faster convolutions with tensor cores)."""
+        net = net.to(self.device)
+        if self.memory_format is torch.channels_last:
+            net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        return net
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    def barrier(self) -> None:
+        if self.distributed:
+            dist.barrier()
+
+
+def start_runtime(device: str) -> Runtime:
+    """Join the torchrun process group when WORLD_SIZE > 1 (NCCL on GPUs, gloo on CPUs), then pick the device."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", str(rank)))
+    resolved = resolve_device(device, local_rank)
+    owns_group = False
+    if world_size > 1 and not dist.is_initialized():
+        backend = "nccl" if resolved.type == "cuda" else "gloo"
+        if resolved.type == "cuda":
+            torch.cuda.set_device(resolved)
+        dist.init_process_group(backend=backend, rank=rank, world_size=world_size)
+        owns_group = True
+    if dist.is_initialized():
+        rank, world_size = dist.get_rank(), dist.get_world_size()
+    return Runtime(device=resolved, rank=rank, world_size=world_size, local_rank=local_rank, owns_group=owns_group)
+
+
+def stop_runtime(runtime: Runtime) -> None:
+    if runtime.owns_group and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Limit intra-op threads for the duration (0 keeps torch's setting): several trainings can share a small CPU."""
+    before = torch.get_num_threads()
+    if threads > 0:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def git_commit() -> dict[str, Any]:
+    """The source commit and whether the working tree had changes, or nulls outside a git checkout."""
+    def run(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10, check=False)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = run("rev-parse", "HEAD")
+    status = run("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+def provenance(extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Command line, source commit and software versions: what a card needs to say how it was made."""
+    program = Path(sys.argv[0]).name
+    if program in ("cli.py", "__main__.py", "latentct"):  # `python -m latentct.cli ...` is `latentct ...`
+        program = "latentct"
+    return {
+        "command": " ".join(shlex.quote(arg) for arg in [program, *sys.argv[1:]]),
+        **git_commit(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "host": platform.node(),
+        **(extra or {}),
+    }
