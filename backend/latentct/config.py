@@ -42,6 +42,15 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
     cors_origins: list[str] = Field(default_factory=list)
 
+    # rendering service extras (added by the serving area, issue 5)
+    frontend_dir: Path = Field(
+        default_factory=lambda: REPO_ROOT / "frontend", description="web app: templates/index.html and static/"
+    )
+    response_cache_mb: int = Field(64, ge=0, le=65536, description="rendered images kept per process by ETag; 0 disables")
+    max_concurrent_encodes: int = Field(2, ge=1, le=64, description="encode requests running at once; more get 503")
+    shutdown_timeout_s: float = Field(30.0, ge=0.0, le=3600.0, description="grace period for in-flight requests")
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+
     # labels
     data_dir: Path = Path("var")
     database_url: str | None = None

@@ -1,9 +1,96 @@
-"""CLI: `latentct serve` commands."""
+"""CLI: `latentct serve` runs the rendering service (and the label API) with uvicorn."""
 
 from __future__ import annotations
 
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from latentct.errors import InvalidInputError
+
+APP_FACTORY = "latentct.api.app:create_app"
+UVICORN_WS_MAX_BYTES = 1024 * 1024  # live-socket messages are a few hundred bytes
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+def _cpu_threads_per_worker(workers: int, cpu_threads: int) -> int:
+    """torch threads per process: the cores shared between the processes, one per process left to its event loop.
+
+    The event loop parses HTTP and encodes PNGs while the engine computes; an intra-op pool as wide as the machine
+    would fight it for the cores (and OpenMP barriers degrade badly when a thread of the pool is descheduled).
+    """
+    if cpu_threads > 0:
+        return cpu_threads
+    return max(1, (os.cpu_count() or 1) // workers - 1)
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="interface to bind (default 127.0.0.1, or LATENTCT_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="TCP port (default 8000, or LATENTCT_PORT)")] = None,
+    models_dir: Annotated[
+        Path | None,
+        typer.Option(help="folder of model folders (default: the shipped demo models in models/, or LATENTCT_MODELS_DIR)"),
+    ] = None,
+    device: Annotated[Device | None, typer.Option(help="auto picks CUDA when torch sees a GPU (or LATENTCT_DEVICE)")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=64, help="server processes, each with its own models and engine (default 1)")
+    ] = None,
+    compile: Annotated[
+        bool | None, typer.Option("--compile/--no-compile", help="torch.compile the generators for the CPU path")
+    ] = None,
+    cpu_threads: Annotated[
+        int | None, typer.Option(min=0, max=256, help="torch threads per process; 0: cores / workers - 1 (one for HTTP)")
+    ] = None,
+) -> None:
+    """Serve the models over the REST contract (shared/design/api.md) and the web app. Ctrl-C stops gracefully."""
+    import uvicorn
+    from pydantic import ValidationError
+
+    from latentct.config import Settings
+
+    overrides = {
+        "host": host, "port": port, "models_dir": models_dir, "device": device.value if device else None,
+        "workers": workers, "compile": compile, "cpu_threads": cpu_threads,
+    }
+    # Settings travel to worker processes through the environment: the CLI's values win over LATENTCT_* already set
+    for name, value in overrides.items():
+        if value is not None:
+            os.environ[f"LATENTCT_{name.upper()}"] = str(value if not isinstance(value, bool) else int(value))
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InvalidInputError(f"bad setting (command line or LATENTCT_* environment): {problems}") from None
+    if not settings.models_dir.is_dir():
+        raise InvalidInputError(f"models dir {str(settings.models_dir)!r} does not exist; train models or pass --models-dir")
+    threads = _cpu_threads_per_worker(settings.workers, settings.cpu_threads)
+    os.environ["LATENTCT_CPU_THREADS"] = str(threads)
+    os.environ["LATENTCT_MODELS_DIR"] = str(settings.models_dir.resolve())
+    typer.echo(
+        f"serving {settings.models_dir.resolve()} on http://{settings.host}:{settings.port} "
+        f"({settings.workers} worker(s), device {settings.device}); API docs at /docs"
+    )
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=int(settings.shutdown_timeout_s) or None,
+        ws_max_size=UVICORN_WS_MAX_BYTES,
+        proxy_headers=False,
+    )
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
+    app.command("serve")(serve)

@@ -1,0 +1,35 @@
+"""Liveness and readiness: /api/health answers while the process runs, /api/ready only once every model is warm."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from latentct.api.deps import CacheDep, EngineDep, RegistryDep
+from latentct.api.errors import error_response, retry_after
+from latentct.api.schemas import Health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=Health, summary="liveness: 200 while the process runs")
+async def health(registry: RegistryDep, engine: EngineDep, cache: CacheDep) -> Health:
+    return Health(
+        status="ok",
+        ready=registry.ready,
+        models=[m.id for m in registry.models()],
+        broken=registry.broken,
+        engine={**engine.stats.as_dict(), "in_flight": engine.in_flight, "cache": cache.stats()},
+    )
+
+
+@router.get(
+    "/ready",
+    summary="readiness: 200 once every model is loaded and warm, else 503",
+    responses={503: {"description": "still loading or warming up (Retry-After)"}},
+)
+async def ready(registry: RegistryDep) -> JSONResponse:
+    if not registry.ready:
+        return error_response(503, "loading and warming up the models", retry_after(1))
+    models = [m.id for m in registry.models()]
+    return JSONResponse({"status": "ready", "models": models, "broken": registry.broken})

@@ -1,0 +1,96 @@
+"""Model and direction-set descriptions: ModelInfo and DirectionSetInfo of the contract, consensus from the labels."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path
+from fastapi.requests import HTTPConnection
+from starlette.concurrency import run_in_threadpool
+
+from latentct.api.deps import ModelDep, RegistryDep
+from latentct.api.schemas import Consensus, DirectionInfo, DirectionSetInfo, DirectionSetSummary, ModelInfo
+from latentct.labels import LabelStore, LabelStoreUnavailableError, consensus_for_set
+from latentct.rendering.registry import ServedModel
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["models"])
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "unknown model or direction set"},
+    503: {"description": "still warming up (Retry-After)"},
+}
+
+
+async def get_label_store(connection: HTTPConnection) -> LabelStore | None:
+    return getattr(connection.app.state, "label_store", None)
+
+
+LabelStoreDep = Annotated[LabelStore | None, Depends(get_label_store)]
+
+
+def model_info(model: ServedModel) -> ModelInfo:
+    return ModelInfo(
+        id=model.id,
+        kind=model.kind,  # type: ignore[arg-type]
+        latent_dim=model.latent_dim,
+        image_size=model.image_size,
+        hu_range=model.hu_range,
+        description=model.description,
+        direction_sets=[DirectionSetSummary(id=s.id, method=s.method, count=s.count) for s in model.sets.values()],
+        checksum=model.generator_checksum,
+        precision=str(model.dtype).removeprefix("torch."),
+        precision_error_hu=model.half_error_hu,
+        device=model.device.type,
+        intended_use=model.intended_use,
+    )
+
+
+@router.get("/models", response_model=list[ModelInfo], summary="every served model")
+async def list_models(registry: RegistryDep) -> list[ModelInfo]:
+    return [model_info(m) for m in registry.models()]
+
+
+@router.get("/models/{model}", response_model=ModelInfo, summary="one model", responses=NOT_FOUND)
+async def get_model(model: ModelDep) -> ModelInfo:
+    return model_info(model)
+
+
+def _consensus(store: LabelStore | None, registry: RegistryDep, model_id: str, set_id: str) -> dict[int, dict[str, Any]] | None:
+    """Consensus per direction, or None when the label store cannot be read (the set info is still served)."""
+    if store is None:
+        return None
+    try:
+        return consensus_for_set(store, registry.direction_set_identity(model_id, set_id))
+    except LabelStoreUnavailableError as exc:
+        log.warning("consensus unavailable for %s/%s: %s", model_id, set_id, exc)
+        return None
+
+
+@router.get(
+    "/models/{model}/directions/{set}",
+    response_model=DirectionSetInfo,
+    summary="a direction set: method, parameters, per-direction metrics and the clinicians' consensus",
+    responses=NOT_FOUND,
+)
+async def get_direction_set(
+    model: ModelDep,
+    registry: RegistryDep,
+    store: LabelStoreDep,
+    set_id: Annotated[str, Path(alias="set", max_length=64, description="direction set id")],
+) -> DirectionSetInfo:
+    direction_set = model.direction_set(set_id)
+    consensus = await run_in_threadpool(_consensus, store, registry, model.id, direction_set.id)
+    by_index = consensus or {}
+    return DirectionSetInfo(
+        id=direction_set.id,
+        method=direction_set.method,
+        count=direction_set.count,
+        params=direction_set.params,
+        directions=[
+            DirectionInfo(index=i, metrics=metrics, consensus=Consensus(**by_index[i]) if i in by_index else None)
+            for i, metrics in enumerate(direction_set.direction_metrics)
+        ],
+        checksum=direction_set.checksum,
+        consensus_available=consensus is not None,
+    )

@@ -1,0 +1,85 @@
+"""Health, readiness, ModelInfo and DirectionSetInfo shapes, the web app, the OpenAPI page, a broken model folder."""
+
+from __future__ import annotations
+
+from tests.api.conftest import BROKEN_MODEL
+
+MODEL_KEYS = {"id", "kind", "latent_dim", "image_size", "hu_range", "description", "direction_sets"}
+
+
+def test_health_and_ready(client) -> None:
+    health = client.get("/api/health")
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+    ready = client.get("/api/ready")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["models"] == ["tiny-gan", "tiny-vae"]
+    assert BROKEN_MODEL in body["broken"]
+
+
+def test_broken_model_is_reported_by_name_and_the_others_serve(client) -> None:
+    reason = client.get("/api/health").json()["broken"][BROKEN_MODEL]
+    assert "generator.safetensors" in reason and "checksum" in reason
+    listed = [m["id"] for m in client.get("/api/models").json()]
+    assert BROKEN_MODEL not in listed and listed == ["tiny-gan", "tiny-vae"]
+    for path in (f"/api/models/{BROKEN_MODEL}", f"/api/models/{BROKEN_MODEL}/image.png"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert BROKEN_MODEL in response.json()["detail"] and "failed to load" in response.json()["detail"]
+    assert client.get("/api/models/tiny-gan/image.png").status_code == 200
+
+
+def test_model_info_shapes(client) -> None:
+    models = client.get("/api/models").json()
+    for info in models:
+        assert set(info) >= MODEL_KEYS
+        assert info["latent_dim"] == 8 and info["image_size"] == 32 and info["hu_range"] == [-1000.0, 2000.0]
+        assert info["intended_use"] == "research only, not for clinical use"
+    gan = client.get("/api/models/tiny-gan").json()
+    assert gan["kind"] == "gan"
+    assert gan["direction_sets"] == [{"id": s, "method": "random", "count": 4} for s in ("random", "sefa")]
+    assert client.get("/api/models/tiny-vae").json()["kind"] == "vae"
+
+
+def test_direction_set_info(client) -> None:
+    response = client.get("/api/models/tiny-gan/directions/sefa")
+    assert response.status_code == 200
+    info = response.json()
+    assert {"id", "method", "count", "params", "directions"} <= set(info)
+    assert info["id"] == "sefa" and info["count"] == 4 and info["params"] == {"seed": 101}
+    assert [d["index"] for d in info["directions"]] == [0, 1, 2, 3]
+    assert [d["metrics"] for d in info["directions"]] == [{"score": float(k)} for k in range(4)]
+    assert all(d["consensus"] is None for d in info["directions"])  # nobody has labelled it
+    assert info["consensus_available"] is True
+    missing = client.get("/api/models/tiny-gan/directions/nope")
+    assert missing.status_code == 404 and "nope" in missing.json()["detail"]
+
+
+def test_openapi_describes_every_endpoint_and_its_limits(client) -> None:
+    spec = client.get("/openapi.json").json()
+    paths = spec["paths"]
+    for path in ("/api/health", "/api/ready", "/api/models", "/api/models/{model}", "/api/models/{model}/directions/{set}",
+                 "/api/models/{model}/image.png", "/api/models/{model}/traversal.png", "/api/models/{model}/traversal.gif",
+                 "/api/models/{model}/traversal/stream", "/api/models/{model}/render", "/api/models/{model}/encode"):
+        assert path in paths, path
+    params = {p["name"]: p for p in paths["/api/models/{model}/traversal.png"]["get"]["parameters"]}
+    assert params["seed"]["schema"]["maximum"] == 2**31 - 1 and params["seed"]["schema"]["minimum"] == 0
+    assert params["steps"]["schema"]["minimum"] == 2 and params["steps"]["schema"]["maximum"] == 64
+    assert params["extent"]["schema"]["exclusiveMinimum"] == 0 and params["extent"]["schema"]["maximum"] == 30
+    assert params["scale"]["schema"]["maximum"] == 8 and "lung" in params["window"]["description"]
+    assert client.get("/docs").status_code == 200
+
+
+def test_web_app_is_served(client) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "LatentCT" in page.text
+
+
+def test_label_routes_are_wired_to_the_registry(client) -> None:
+    """The label router is included and sees app.state.registry / label_store (its own tests live with it)."""
+    assert client.get("/api/vocabulary").status_code == 200
+    agreement = client.get("/api/models/tiny-gan/directions/sefa/agreement")
+    assert agreement.status_code == 200 and len(agreement.json()["directions"]) == 4
+    assert client.get("/api/models/tiny-gan/directions/nope/agreement").status_code == 404
+    assert client.post("/api/labels", json={}).status_code in (401, 422)

@@ -1,0 +1,55 @@
+"""`latentct serve` as a user runs it: a subprocess on a free port, ready, serving, then a graceful stop on SIGINT."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api.conftest import free_port
+
+
+@pytest.mark.slow
+def test_serve_command_starts_serves_and_stops(models_dir: Path, tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "LATENTCT_DATA_DIR": str(tmp_path / "var"), "LATENTCT_BATCH_WAIT_MS": "1"}
+    command = [sys.executable, "-m", "latentct.cli", "serve", "--models-dir", str(models_dir), "--port", str(port),
+               "--device", "cpu", "--cpu-threads", "1"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        ready = False
+        deadline = time.monotonic() + 90
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            while time.monotonic() < deadline and process.poll() is None:
+                with contextlib.suppress(httpx.TransportError):
+                    ready = client.get("/api/ready").status_code == 200
+                if ready:
+                    break
+                time.sleep(0.2)
+            assert ready, "the server did not become ready"
+            assert [m["id"] for m in client.get("/api/models").json()] == ["tiny-gan", "tiny-vae"]
+            assert client.get("/api/models/tiny-vae/image.png").status_code == 200
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, output
+    assert "serving" in output and "Application shutdown complete" in output
+
+
+def test_serve_refuses_a_missing_models_dir(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "latentct.cli", "serve", "--models-dir", str(tmp_path / "missing")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: models dir") and "Traceback" not in result.stderr

@@ -1,0 +1,95 @@
+"""Latents as the contract defines them, HU windows, and the image encoders."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from latentct.errors import InvalidInputError, NotFoundError
+from latentct.rendering.encoding import forth_and_back, gif_bytes, multipart_chunks, png_bytes, strip, upscale
+from latentct.rendering.latents import (
+    apply_shifts,
+    check_direction_index,
+    collect_shifts,
+    latent_from_seed,
+    latent_from_values,
+    parse_shift,
+    shifts_from_mapping,
+    traversal_latents,
+    traversal_values,
+)
+from latentct.rendering.windows import PRESETS, parse_window, unit_to_grey
+
+
+def test_latent_from_seed_is_the_contract_formula() -> None:
+    z = latent_from_seed(42, 32)
+    assert z.dtype == torch.float32 and z.shape == (32,) and z.device.type == "cpu"
+    assert torch.equal(z, torch.randn(32, generator=torch.Generator().manual_seed(42)))
+    assert torch.equal(latent_from_seed(2**31 - 1, 4), torch.randn(4, generator=torch.Generator().manual_seed(2**31 - 1)))
+    for bad in (-1, 2**31, 1.5, True, "3"):
+        with pytest.raises(InvalidInputError, match="seed"):
+            latent_from_seed(bad, 4)  # type: ignore[arg-type]
+
+
+def test_shifts_parse_validate_and_add() -> None:
+    assert parse_shift("3:-1.5") == (3, -1.5) and parse_shift("0:30") == (0, 30.0) and parse_shift("1:-0") == (1, 0.0)
+    for bad, message in [("3", "k:v"), ("a:1", "direction index"), ("-1:2", "direction index"), ("1:x", "not a number"),
+                         ("1:nan", "finite"), ("1:inf", "finite"), ("1:30.5", "<= 30")]:
+        with pytest.raises(InvalidInputError, match=message):
+            parse_shift(bad)
+    with pytest.raises(InvalidInputError, match="twice"):
+        collect_shifts([(1, 1.0), (1, 2.0)])
+    assert shifts_from_mapping({"2": 1, "0": -3.5}) == {2: 1.0, 0: -3.5}
+    with pytest.raises(NotFoundError, match="no direction 4"):
+        check_direction_index(4, 4, "s")
+    directions = torch.eye(3)
+    z = torch.tensor([1.0, 2.0, 3.0])
+    assert torch.equal(apply_shifts(z, directions, {0: 2.0, 2: -1.0}), torch.tensor([3.0, 2.0, 2.0]))
+    assert torch.equal(apply_shifts(z, directions, {1: 0.0}), z)
+
+
+def test_traversal_frames() -> None:
+    assert traversal_values(6.0, 5) == [-6.0, -3.0, 0.0, 3.0, 6.0]
+    frames = traversal_latents(torch.zeros(2), torch.tensor([1.0, 0.0]), [-1.0, 0.0, 2.0])
+    assert torch.equal(frames, torch.tensor([[-1.0, 0.0], [0.0, 0.0], [2.0, 0.0]]))
+
+
+def test_explicit_latent_validation() -> None:
+    assert torch.equal(latent_from_values([1, 2.5], 2), torch.tensor([1.0, 2.5]))
+    cases = [([1.0], "latent_dim = 2"), ([float("nan"), 0.0], "finite"), ([1e4, 0.0], "1000"), (["a", 0.0], "number")]
+    for bad, message in cases:
+        with pytest.raises(InvalidInputError, match=message):
+            latent_from_values(bad, 2)  # type: ignore[arg-type]
+
+
+def test_windows_parse_and_map() -> None:
+    assert parse_window("full").name == "full" and parse_window(" Lung ").width_level((0, 1)) == PRESETS["lung"]
+    assert parse_window("1500,-600").key == parse_window("1500.0, -600").key
+    for bad in ("", "x", "0,0", "1,2,3", "nan,0", "10,inf", "20000,0", "100,20000"):
+        with pytest.raises(InvalidInputError, match="window"):
+            parse_window(bad)
+    unit = np.array([-1.0, 0.0, 1.0, 2.0], np.float32)  # beyond 1 is clipped like tanh output would be
+    assert unit_to_grey(unit, (-1000.0, 2000.0), parse_window("full")).tolist() == [0, 128, 255, 255]
+    # lung W1500 L-600: -1350 -> 0, 150 -> 255; HU -1000 is (−1000+1350)/1500*255 = 59.5 -> 60 (round half to even: 60)
+    assert unit_to_grey(np.array([-1.0], np.float32), (-1000.0, 2000.0), parse_window("lung")).tolist() == [60]
+
+
+def test_png_upscale_strip_gif_multipart() -> None:
+    grey = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    with Image.open(io.BytesIO(png_bytes(grey))) as image:
+        assert image.mode == "L" and np.array_equal(np.asarray(image), grey)
+    assert upscale(grey, 2).shape == (6, 8) and np.array_equal(upscale(grey, 2)[::2, ::2], grey)
+    with pytest.raises(InvalidInputError, match="scale"):
+        upscale(grey, 9)
+    frames = np.stack([grey, grey + 100, grey + 200])
+    assert strip(frames).shape == (3, 12) and np.array_equal(strip(frames)[:, 4:8], grey + 100)
+    assert forth_and_back(3) == [0, 1, 2, 1] and forth_and_back(2) == [0, 1]
+    with Image.open(io.BytesIO(gif_bytes(frames, fps=25))) as gif:
+        assert gif.n_frames == 4 and gif.info["duration"] == 40
+    chunks = list(multipart_chunks([b"A", b"B"]))
+    assert chunks[0] == b"--frame\r\nContent-Type: image/png\r\n\r\nA\r\n--frame\r\nContent-Type: image/png\r\n\r\n"
+    assert chunks[1] == b"B\r\n--frame--\r\n"
