@@ -1,7 +1,9 @@
 # LatentCT serving image: the API, the web app and the shipped demo models. No training or test extras.
 #   CPU (default):  docker build -t latentct .
-#   CUDA:           docker build --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu124 -t latentct:cuda .
-# Research only, not for clinical use.
+#   CUDA:           docker build --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu128 -t latentct:cuda .
+#                   (pick the CUDA index your torch release and the host's driver support: cu126, cu128, cu130, ...)
+# Liveness: the HEALTHCHECK below; readiness: `python -m latentct.healthcheck --ready` (docker-compose.yml uses it).
+# Research only, not for clinical use. See docs/deployment.md.
 FROM python:3.11-slim
 
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
@@ -26,7 +28,10 @@ RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin laten
     && mkdir -p /data && chown latentct /data
 USER latentct
 
-ENV LATENTCT_HOST=0.0.0.0 \
+# MALLOC_ARENA_MAX: glibc may give each thread of the PNG-encoding pool a malloc arena of its own (up to 8 per core),
+# a common cause of resident memory creeping up in threaded Python servers; two arenas bound that (docs/hardening.md)
+ENV MALLOC_ARENA_MAX=2 \
+    LATENTCT_HOST=0.0.0.0 \
     LATENTCT_PORT=8000 \
     LATENTCT_MODELS_DIR=/app/models \
     LATENTCT_FRONTEND_DIR=/app/frontend \
