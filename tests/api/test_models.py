@@ -83,3 +83,17 @@ def test_label_routes_are_wired_to_the_registry(client) -> None:
     assert agreement.status_code == 200 and len(agreement.json()["directions"]) == 4
     assert client.get("/api/models/tiny-gan/directions/nope/agreement").status_code == 404
     assert client.post("/api/labels", json={}).status_code in (401, 422)
+
+
+def test_direction_vectors_are_the_stored_unit_rows(client, models_dir) -> None:
+    from latentct.artifacts import load_direction_set
+
+    response = client.get("/api/models/tiny-gan/directions/sefa/vectors")
+    assert response.status_code == 200
+    body = response.json()
+    stored = load_direction_set(models_dir / "tiny-gan", "sefa")
+    assert body["count"] == 4 and body["latent_dim"] == 8 and body["checksum"] == stored.checksum
+    assert body["directions"] == stored.directions.tolist()
+    etag = response.headers["etag"]
+    assert client.get("/api/models/tiny-gan/directions/sefa/vectors", headers={"If-None-Match": etag}).status_code == 304
+    assert client.get("/api/models/tiny-gan/directions/nope/vectors").status_code == 404

@@ -151,12 +151,6 @@ def test_label_database_outage_is_503_while_images_keep_serving(
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=True,
-    reason="while the label database is down, /api/ready's body (and the log, beyond uvicorn's access lines) does not "
-    "say so: readiness reports models only. Wanted: e.g. ready's body {'labels': 'unavailable: <reason>'} and one "
-    "WARNING log line per outage.",
-)
 def test_readiness_and_log_name_a_label_database_outage(postgres_server: ServerProcess, throwaway_database: str) -> None:
     logged_before = len(postgres_server.log())
     with postgres_server.client() as client:
@@ -172,13 +166,6 @@ def test_readiness_and_log_name_a_label_database_outage(postgres_server: ServerP
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(
-    strict=True,
-    reason="a label database dropped and re-created empty (a lost volume, a restore into a fresh server) gets 500 "
-    "(ProgrammingError: relation 'labels' does not exist) on every label request until the replica restarts: the store "
-    "migrates only once per process. Wanted: re-run the migrations (and the admin bootstrap) when the schema is "
-    "missing, or answer 503 naming the cause.",
-)
 def test_a_database_recreated_empty_is_migrated_again_or_refused_cleanly(
     postgres_server: ServerProcess, throwaway_database: str
 ) -> None:  # runs last of the database tests: it destroys what they stored

@@ -50,11 +50,5 @@ def test_responses_match_their_declared_schemas(report: FuzzReport) -> None:
     assert mismatches == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="422 bodies are {'detail': '<one line>', 'errors': [...]} (api/errors.py) but the OpenAPI schema declares "
-    "FastAPI's HTTPValidationError ({'detail': [ValidationError]}) for label routes, models, directions and encode. "
-    "Fix: declare the real 422 shape (a model with detail: str and errors: list) in the schema.",
-)
 def test_422_bodies_match_the_declared_validation_error(report: FuzzReport) -> None:
     assert [f for f in _failures(report, "JsonSchemaError") if KNOWN_422_MISMATCH in f] == []

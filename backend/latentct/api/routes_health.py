@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from latentct.api.deps import CacheDep, EngineDep, RegistryDep
@@ -28,8 +28,11 @@ async def health(registry: RegistryDep, engine: EngineDep, cache: CacheDep) -> H
     summary="readiness: 200 once every model is loaded and warm, else 503",
     responses={503: {"description": "still loading or warming up (Retry-After)"}},
 )
-async def ready(registry: RegistryDep) -> JSONResponse:
+async def ready(registry: RegistryDep, request: Request) -> JSONResponse:
     if not registry.ready:
         return error_response(503, "loading and warming up the models", retry_after(1))
     models = [m.id for m in registry.models()]
-    return JSONResponse({"status": "ready", "models": models, "broken": registry.broken})
+    # A label database outage does not take the replica out of rotation (images still serve), but it is named here.
+    store = getattr(request.app.state, "label_store", None)
+    labels = store.status if store is not None else "not configured"
+    return JSONResponse({"status": "ready", "models": models, "broken": registry.broken, "labels": labels})

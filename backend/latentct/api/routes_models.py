@@ -5,12 +5,20 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Header, Path, Response
 from fastapi.requests import HTTPConnection
 from starlette.concurrency import run_in_threadpool
 
+from latentct.api.caching import cache_headers, etag_matches, make_etag, not_modified
 from latentct.api.deps import ModelDep, RegistryDep
-from latentct.api.schemas import Consensus, DirectionInfo, DirectionSetInfo, DirectionSetSummary, ModelInfo
+from latentct.api.schemas import (
+    Consensus,
+    DirectionInfo,
+    DirectionSetInfo,
+    DirectionSetSummary,
+    DirectionVectors,
+    ModelInfo,
+)
 from latentct.labels import LabelStore, LabelStoreUnavailableError, consensus_for_set
 from latentct.rendering.registry import ServedModel
 
@@ -93,4 +101,30 @@ async def get_direction_set(
         ],
         checksum=direction_set.checksum,
         consensus_available=consensus is not None,
+    )
+
+
+@router.get(
+    "/models/{model}/directions/{set}/vectors",
+    response_model=DirectionVectors,
+    summary="the set's unit direction rows (an extension of the contract, used to compare two sets)",
+    responses={**NOT_FOUND, 304: {"description": "not modified (If-None-Match)"}},
+)
+async def get_direction_vectors(
+    model: ModelDep,
+    set_id: Annotated[str, Path(alias="set", max_length=64, description="direction set id")],
+    response: Response,
+    if_none_match: Annotated[str | None, Header(max_length=1024)] = None,
+) -> DirectionVectors | Response:
+    direction_set = model.direction_set(set_id)
+    etag = make_etag({"kind": "vectors", "model": model.generator_checksum, "set": direction_set.checksum})
+    if etag_matches(if_none_match, etag):
+        return not_modified(etag)
+    response.headers.update(cache_headers(etag))
+    return DirectionVectors(
+        id=direction_set.id,
+        count=direction_set.count,
+        latent_dim=int(direction_set.directions.shape[1]),
+        checksum=direction_set.checksum,
+        directions=direction_set.directions.tolist(),
     )

@@ -62,6 +62,16 @@ class DirectionSetInfo(BaseModel):
     consensus_available: bool = Field(description="false when the label store could not be read; consensus is then null")
 
 
+class DirectionVectors(BaseModel):
+    """Extension of the contract: the unit direction rows, e.g. for comparing two sets of one model."""
+
+    id: str
+    count: int
+    latent_dim: int
+    checksum: str = Field(description="sha256 of the direction matrix file")
+    directions: list[list[float]] = Field(description="K rows of latent_dim float32 values, unit length, in set order")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -78,6 +79,9 @@ def serve(
         f"serving {settings.models_dir.resolve()} on http://{settings.host}:{settings.port} "
         f"({settings.workers} worker(s), device {settings.device}); API docs at /docs"
     )
+    # uvicorn re-raises the SIGTERM it captured once its graceful shutdown is done; a no-op handler receives it, so
+    # an orderly stop (docker stop, systemd) ends with exit status 0 instead of death by signal (143).
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
     uvicorn.run(
         APP_FACTORY,
         factory=True,
@@ -85,10 +89,28 @@ def serve(
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level,
+        log_config=_log_config(settings.log_level),
         timeout_graceful_shutdown=int(settings.shutdown_timeout_s) or None,
         ws_max_size=UVICORN_WS_MAX_BYTES,
         proxy_headers=False,
     )
+
+
+def _log_config(level: str) -> dict[str, object]:
+    """uvicorn's logging, plus our own `latentct.*` loggers (warnings about models and the database) with a timestamp."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["latentct"] = {
+        "()": "uvicorn.logging.DefaultFormatter",
+        "fmt": "%(asctime)s %(levelprefix)s %(name)s: %(message)s",
+        "use_colors": False,
+    }
+    config["handlers"]["latentct"] = {"formatter": "latentct", "class": "logging.StreamHandler", "stream": "ext://sys.stderr"}
+    config["loggers"]["latentct"] = {"handlers": ["latentct"], "level": str(level).upper(), "propagate": False}
+    return config
 
 
 def register(app: typer.Typer) -> None:

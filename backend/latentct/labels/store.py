@@ -126,13 +126,25 @@ def _database_errors(action: str) -> Iterator[None]:
     except DBAPIError as exc:
         if exc.connection_invalidated:
             raise LabelStoreUnavailableError(f"label database connection lost while {action}") from exc
+        if _schema_missing(exc):
+            raise SchemaMissingError(f"label database has no LatentCT tables while {action}; migrating again") from exc
         raise
+
+
+def _schema_missing(exc: DBAPIError) -> bool:
+    """A database dropped and re-created empty (lost volume, restore into a fresh server): our tables are gone."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "no such table" in text or ("relation" in text and "does not exist" in text)
 
 
 def _first_line(exc: BaseException) -> str:
     original = getattr(exc, "orig", None) or exc
     lines = str(original).strip().splitlines()
     return lines[0] if lines else type(original).__name__
+
+
+class SchemaMissingError(LabelStoreUnavailableError):
+    """The database answers but its tables are gone; the store migrates again on the next request."""
 
 
 class LabelStore:
@@ -149,6 +161,7 @@ class LabelStore:
         self._ready = False
         self._ready_lock = threading.Lock()
         self._bootstrap_admin: Annotator | None = None
+        self._outage: str | None = None  # why the database failed last, until a request succeeds again
 
     # lifecycle ---------------------------------------------------------------------------------------------
 
@@ -172,11 +185,35 @@ class LabelStore:
             self.initialize()
         except LabelStoreUnavailableError as exc:
             log.warning("%s; label endpoints answer 503 until it is back", exc)
+            self._outage = str(exc)
             return False
         return True
 
     def close(self) -> None:
         self._engine.dispose()
+
+    @contextlib.contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """`_database_errors`, and a vanished schema makes the next request migrate again (answered 503 meanwhile)."""
+        try:
+            with _database_errors(action):
+                yield
+        except LabelStoreUnavailableError as exc:
+            if isinstance(exc, SchemaMissingError):
+                with self._ready_lock:
+                    self._ready = False
+            if self._outage is None:  # one warning per outage, not one per request
+                log.warning("%s; label endpoints answer 503 until it is back", exc)
+            self._outage = str(exc)
+            raise
+        if self._outage is not None:
+            log.warning("label database is back after: %s", self._outage)
+            self._outage = None
+
+    @property
+    def status(self) -> str:
+        """'ok', or 'unavailable: <why>' since the last failed request (readiness reports it)."""
+        return "ok" if self._outage is None else f"unavailable: {self._outage}"
 
     def _session(self, write: bool = False) -> Session:
         self.initialize()
@@ -193,20 +230,20 @@ class LabelStore:
             raise InvalidInputError(f"role {role!r} is not allowed; allowed: {', '.join(ROLES)}")
         token = new_token()
         row = AnnotatorRow(name=name, role=role, token_sha256=hash_token(token), created_at=_utc_now())
-        with _database_errors("adding an annotator"), self._session(write=True) as session, session.begin():
+        with self._errors("adding an annotator"), self._session(write=True) as session, session.begin():
             session.add(row)
             session.flush()
             annotator = _annotator_record(row)
         return annotator, token
 
     def list_annotators(self) -> list[Annotator]:
-        with _database_errors("listing annotators"), self._session() as session:
+        with self._errors("listing annotators"), self._session() as session:
             rows = session.scalars(select(AnnotatorRow).order_by(AnnotatorRow.id)).all()
             return [_annotator_record(row) for row in rows]
 
     def revoke_annotator(self, annotator_id: int) -> Annotator:
         """Invalidate an annotator's token; their labels stay."""
-        with _database_errors("revoking an annotator"), self._session(write=True) as session, session.begin():
+        with self._errors("revoking an annotator"), self._session(write=True) as session, session.begin():
             row = session.get(AnnotatorRow, annotator_id)
             if row is None:
                 raise NotFoundError(f"annotator {annotator_id} does not exist")
@@ -227,7 +264,7 @@ class LabelStore:
             token_hash = hash_token(token)
         except UnicodeEncodeError:
             return None
-        with _database_errors("checking a token"), self._session() as session:
+        with self._errors("checking a token"), self._session() as session:
             row = session.scalars(
                 select(AnnotatorRow).where(
                     AnnotatorRow.token_sha256 == token_hash, AnnotatorRow.revoked_at.is_(None)
@@ -310,7 +347,7 @@ class LabelStore:
             polarity=polarity,
             blinded=bool(blinded),
         )
-        with _database_errors("storing a label"), self._session(write=True) as session, session.begin():
+        with self._errors("storing a label"), self._session(write=True) as session, session.begin():
             session.add(row)
             session.flush()
             return _label_record(row, annotator.name, current=True)
@@ -351,7 +388,7 @@ class LabelStore:
             conditions.append(is_current)
         if conditions:
             statement = statement.where(and_(*conditions))
-        with _database_errors("listing labels"), self._session() as session:
+        with self._errors("listing labels"), self._session() as session:
             return [
                 _label_record(row, name, bool(current)) for row, name, current in session.execute(statement)
             ]
@@ -367,7 +404,7 @@ class LabelStore:
             offset += batch_size
 
     def count_labels(self) -> int:
-        with _database_errors("counting labels"), self._session() as session:
+        with self._errors("counting labels"), self._session() as session:
             return int(session.scalar(select(func.count()).select_from(LabelRow)) or 0)
 
     def current_labels(self, identity: SetIdentity) -> list[Label]:
@@ -385,7 +422,7 @@ class LabelStore:
             )
             .order_by(LabelRow.direction_index, LabelRow.annotator_id)
         )
-        with _database_errors("reading current labels"), self._session() as session:
+        with self._errors("reading current labels"), self._session() as session:
             return [_label_record(row, name, current=True) for row, name in session.execute(statement)]
 
     def agreement(self, identity: SetIdentity) -> SetAgreement:
