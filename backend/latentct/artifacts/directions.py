@@ -141,3 +141,46 @@ def list_direction_sets(model_dir: Path | str) -> list[str]:
         return []
     found = (p.stem for p in base.glob("*.safetensors") if not p.name.startswith("."))
     return sorted(stem for stem in found if (base / f"{stem}.json").is_file())
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Evaluations of a set (appended by the discovery area): `directions/<set_id>.eval.json` (numbers) and
+# `directions/<set_id>.eval.png` (alignment heatmap). The PNG is written first and the json last, each atomically, so
+# a json on disk always has its picture. The json records the set's checksum: an evaluation of an older version of a
+# set is recognisable as such.
+
+EVAL_SUFFIX = ".eval"
+
+
+def evaluation_paths(model_dir: Path | str, set_id: str) -> tuple[Path, Path]:
+    """(json, png) paths of a set's evaluation."""
+    _, json_path = _paths(Path(model_dir), set_id)
+    return json_path.with_name(f"{set_id}{EVAL_SUFFIX}.json"), json_path.with_name(f"{set_id}{EVAL_SUFFIX}.png")
+
+
+def save_direction_set_evaluation(
+    model_dir: Path | str, set_id: str, evaluation: dict[str, Any], heatmap_png: bytes
+) -> tuple[Path, Path]:
+    """Write a set's evaluation beside it; the set must exist."""
+    weights_path, _ = _paths(Path(model_dir), set_id)
+    if not weights_path.is_file():
+        raise NotFoundError(f"model {Path(model_dir).name!r} has no direction set {set_id!r}")
+    if not heatmap_png.startswith(b"\x89PNG\r\n\x1a\n"):
+        raise InvalidInputError("heatmap_png must be PNG bytes")
+    # imported here: this block was appended to the file; the imports at the top belong to its owner
+    from latentct.fsutil import atomic_write_bytes
+
+    json_path, png_path = evaluation_paths(model_dir, set_id)
+    atomic_write_bytes(png_path, heatmap_png)
+    write_json(json_path, {**evaluation, "intended_use": INTENDED_USE})
+    return json_path, png_path
+
+
+def load_direction_set_evaluation(model_dir: Path | str, set_id: str) -> dict[str, Any]:
+    """A set's evaluation json; NotFoundError when the set was never evaluated."""
+    json_path, _ = evaluation_paths(model_dir, set_id)
+    if not json_path.is_file():
+        raise NotFoundError(
+            f"direction set {set_id!r} of model {Path(model_dir).name!r} has no evaluation (run `latentct evaluate`)"
+        )
+    return read_json(json_path)

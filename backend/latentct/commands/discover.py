@@ -1,9 +1,129 @@
-"""CLI: `latentct discover` commands."""
+"""CLI: `latentct discover` (find directions), `latentct evaluate` (score them) and `latentct export traversals`."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+ModelOption = Annotated[Path, typer.Option("--model", help="Model folder, e.g. models/phantom-dcgan.")]
+DeviceOption = Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu, cuda or cuda:N.")]
+ThreadsOption = Annotated[int, typer.Option("--threads", help="torch CPU threads; 0 keeps torch's default.", min=0, max=256)]
+
+
+def _set_threads(threads: int) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def discover_command(
+    model: ModelOption,
+    method: Annotated[str, typer.Option("--method", help="voynov, sefa, ganspace, random or axes.")],
+    direction_model: Annotated[
+        str, typer.Option("--direction-model", help="Voynov only: unit, ortho (K = latent size) or linear.")
+    ] = "ortho",
+    reconstructor: Annotated[str, typer.Option("--reconstructor", help="Voynov only: lenet or resnet18.")] = "lenet",
+    count: Annotated[int | None, typer.Option("-k", "--count", help="Number of directions K (default: the latent size).")] = None,
+    steps: Annotated[int, typer.Option("--steps", help="Voynov training steps (paper: 3000).", min=1)] = 3000,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Voynov batch size (paper: 128).", min=1)] = 128,
+    lr: Annotated[float, typer.Option("--lr", help="Voynov Adam learning rate for both nets (paper: 1e-4).")] = 1e-4,
+    set_id: Annotated[
+        str | None, typer.Option("--set-id", help="Name of the saved set (default: voynov-<direction model> or the method).")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of every random choice.")] = 0,
+    ganspace_block: Annotated[int, typer.Option("--ganspace-block", help="GANSpace: PCA after this generator block.")] = 2,
+    ganspace_samples: Annotated[int, typer.Option("--ganspace-samples", help="GANSpace: samples for the PCA.", min=16)] = 2048,
+    max_minutes: Annotated[
+        float | None,
+        typer.Option("--max-minutes", help="Voynov: stop training after this many minutes (steps done are recorded)."),
+    ] = None,
+    amp: Annotated[bool, typer.Option("--amp/--no-amp", help="Voynov on CUDA: bfloat16 autocast.")] = False,
+    device: DeviceOption = "auto",
+    threads: ThreadsOption = 0,
+) -> None:
+    """Discover latent directions of a model and save them as a direction set beside it."""
+    _set_threads(threads)
+    from latentct.discovery.discover import DiscoveryRequest, discover
+
+    request = DiscoveryRequest(
+        method=method,
+        count=count,
+        direction_model=direction_model,
+        reconstructor=reconstructor,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        set_id=set_id,
+        ganspace_block=ganspace_block,
+        ganspace_samples=ganspace_samples,
+        amp_bf16=amp,
+        max_minutes=max_minutes,
+    )
+    saved = discover(model, request, device=device)
+    rca = saved.meta.get("metrics", {}).get("rca")
+    extra = f", RCA {rca:.3f} (chance {1 / saved.count:.3f})" if rca is not None else ""
+    typer.echo(f"saved direction set {saved.id!r} ({saved.method}, K={saved.count}{extra}) in {model / 'directions'}")
+
+
+def evaluate_command(
+    model: ModelOption,
+    set_ids: Annotated[list[str], typer.Option("--set", help="Direction set id; repeat to score several against one baseline.")],
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds (latents) traversed per direction.")] = 32,
+    extent: Annotated[float, typer.Option("--extent", help="Shifts run from -extent to +extent.")] = 6.0,
+    steps: Annotated[int, typer.Option("--steps", help="Frames per traversal.")] = 9,
+    realism_samples: Annotated[int, typer.Option("--realism-samples", help="Samples for the Frechet distances.")] = 256,
+    probe: Annotated[Path | None, typer.Option("--probe", help="Phantom probe folder (default: models/_phantom-probe).")] = None,
+    device: DeviceOption = "auto",
+    threads: ThreadsOption = 0,
+) -> None:
+    """Score direction sets against the phantom factors and a random baseline; writes <set>.eval.json and .eval.png."""
+    _set_threads(threads)
+    from latentct.discovery.evaluate import EvaluationConfig, evaluate_sets
+
+    config = EvaluationConfig(seeds=seeds, extent=extent, steps=steps, realism_samples=realism_samples)
+    results = evaluate_sets(model, set_ids, config, probe_dir=probe, device=device)
+    for set_id, evaluation in results.items():
+        comparison = evaluation["comparison"]
+        scores = ", ".join(
+            f"{name} {comparison[name]['set']:.3f} (random {comparison[name]['random']:.3f})"
+            for name in ("effect_score", "effect_disentanglement", "specificity_score", "alignment_score")
+        )
+        per_factor = evaluation["set"]["per_factor"]
+        clean = [f"{name} (d{row['direction']})" for name, row in per_factor.items() if row["tracked_cleanly"]]
+        typer.echo(f"{set_id}: {scores}; tracked cleanly: {', '.join(clean) or 'none'}")
+
+
+def export_traversals_command(
+    model: ModelOption,
+    set_id: Annotated[str, typer.Option("--set", help="Direction set id.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (must not exist or be empty unless --overwrite).")],
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds side by side in every GIF.")] = 6,
+    extent: Annotated[float, typer.Option("--extent", help="Shifts run from -extent to +extent.")] = 6.0,
+    steps: Annotated[int, typer.Option("--steps", help="Frames per traversal.")] = 9,
+    window: Annotated[str, typer.Option("--window", help="full, lung, mediastinum, bone or 'W,L' in HU.")] = "full",
+    fps: Annotated[int, typer.Option("--fps", help="GIF frames per second.")] = 6,
+    labels: Annotated[
+        Path | None, typer.Option("--labels", help="A labels JSON export; adds each direction's consensus term.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output folder.")] = False,
+    device: DeviceOption = "auto",
+) -> None:
+    """GIF per direction, contact sheet and markdown report of a direction set."""
+    from latentct.discovery.export import ExportConfig, export_traversals
+
+    config = ExportConfig(seeds=seeds, extent=extent, steps=steps, window=window, fps=fps)
+    written = export_traversals(model, set_id, out, config, device=device, labels_file=labels, overwrite=overwrite)
+    typer.echo(f"wrote {len(list(written.glob('*.gif')))} GIFs, contact_sheet.png and report.md to {written}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
+    app.command("discover")(discover_command)
+    app.command("evaluate")(evaluate_command)
+    export_app = typer.Typer(help="Export results for people: traversal GIFs, contact sheets, reports.", no_args_is_help=True)
+    export_app.command("traversals")(export_traversals_command)
+    app.add_typer(export_app, name="export")

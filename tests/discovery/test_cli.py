@@ -1,0 +1,152 @@
+"""`latentct discover / evaluate / export traversals`: bad input is one line naming the value, exit 2, nothing written."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from latentct.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
+    """Run the real entry point in-process; main() returns normally on success and exits on errors."""
+    monkeypatch.setattr(sys, "argv", ["latentct", *argv])
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture()
+def model_copy(tiny_models: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "tiny-gan"
+    shutil.copytree(tiny_models / "tiny-gan", target)
+    return target
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--method", "pca"], "method 'pca' is unknown; allowed: voynov, sefa, ganspace, random, axes"),
+        (
+            ["--method", "voynov", "-k", "5"],
+            "-k 5 does not fit the 'ortho' direction model: it needs K equal to the latent size 8",
+        ),
+        (["--method", "voynov", "--direction-model", "proj"], "direction model 'proj' is unknown"),
+        (["--method", "sefa", "-k", "40"], "-k 40 does not fit method 'sefa'"),
+        (["--method", "random", "--set-id", "../evil"], "is not a valid id"),
+        (["--method", "random", "--device", "tpu"], "device 'tpu' is not one of"),
+    ],
+)
+def test_discover_bad_input_is_one_line(
+    extra: list[str], message: str, model_copy: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = sorted(p.name for p in (model_copy / "directions").iterdir())
+    code, _, err = run_cli(["discover", "--model", str(model_copy), *extra], capsys, monkeypatch)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("error: ") and message in err
+    assert sorted(p.name for p in (model_copy / "directions").iterdir()) == before  # nothing half-written
+
+
+def test_model_folder_without_generator(
+    model_copy: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (model_copy / "generator.safetensors").unlink()
+    code, _, err = run_cli(["discover", "--model", str(model_copy), "--method", "sefa"], capsys, monkeypatch)
+    assert code == 2 and err.count("\n") == 1 and "no generator (generator.safetensors is missing)" in err
+    code, _, err = run_cli(["discover", "--model", str(model_copy.parent / "nope"), "--method", "sefa"], capsys, monkeypatch)
+    assert code == 2 and err.count("\n") == 1 and "model folder not found" in err
+
+
+def test_evaluate_and_export_name_unknown_sets(
+    model_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, _, err = run_cli(
+        ["evaluate", "--model", str(model_copy), "--set", "nope", "--probe", str(tmp_path)], capsys, monkeypatch
+    )
+    assert code == 2 and err.count("\n") == 1 and "has no direction set 'nope'" in err
+    code, _, err = run_cli(
+        ["evaluate", "--model", str(model_copy), "--set", "random", "--probe", str(tmp_path)], capsys, monkeypatch
+    )
+    assert code == 2 and err.count("\n") == 1 and "no phantom probe here" in err
+    out = tmp_path / "out"
+    code, _, err = run_cli(
+        ["export", "traversals", "--model", str(model_copy), "--set", "random", "--out", str(out), "--window", "soft"],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 2 and "window 'soft' is not allowed" in err and not out.exists()
+
+
+def test_discover_evaluate_export_succeed(
+    model_copy: Path, tiny_probe_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, _ = run_cli(["discover", "--model", str(model_copy), "--method", "sefa", "--device", "cpu"], capsys, monkeypatch)
+    assert code == 0 and "saved direction set 'sefa' (sefa, K=8)" in out
+    code, out, _ = run_cli(
+        [
+            "evaluate",
+            "--model",
+            str(model_copy),
+            "--set",
+            "sefa",
+            "--seeds",
+            "4",
+            "--steps",
+            "5",
+            "--realism-samples",
+            "32",
+            "--probe",
+            str(tiny_probe_dir),
+            "--device",
+            "cpu",
+        ],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 0 and out.startswith("sefa: effect_score ") and "(random " in out
+    code, out, _ = run_cli(
+        [
+            "export",
+            "traversals",
+            "--model",
+            str(model_copy),
+            "--set",
+            "sefa",
+            "--out",
+            str(tmp_path / "x"),
+            "--seeds",
+            "2",
+            "--device",
+            "cpu",
+        ],
+        capsys,
+        monkeypatch,
+    )
+    assert code == 0 and "wrote 8 GIFs" in out
+
+
+def test_real_process_prints_no_traceback(model_copy: Path) -> None:
+    env = {**os.environ, "LATENTCT_DEBUG": ""}
+    result = subprocess.run(
+        [sys.executable, "-m", "latentct.cli", "discover", "--model", str(model_copy), "--method", "voynov", "-k", "3"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: -k 3 does not fit the 'ortho' direction model: it needs K equal to the latent size 8"
+    ]
