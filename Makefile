@@ -26,7 +26,8 @@ test: $(BIN)/.installed lint
 	$(BIN)/python -m pytest -q
 
 bench: $(BIN)/.installed
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/bench_phantom.py
+	$(BIN)/python bench/bench_server.py
 
 demo-models: $(BIN)/.installed
 	bash scripts/train_demo_models.sh

@@ -87,7 +87,7 @@ def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log_path: Path)
     pytest.fail(f"`latentct serve` not ready after {SERVER_START_TIMEOUT_S:.0f} s:\n{log}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("webapp")
     models_dir = make_tiny_models_dir(root / "models")
@@ -136,7 +136,7 @@ class Console:
             self.errors.append(f"{message.text} [{url}]" if url else message.text)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
