@@ -21,6 +21,7 @@ run: $(BIN)/.installed
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check backend tests bench
+	$(BIN)/mypy
 
 test: $(BIN)/.installed lint
 	$(BIN)/python -m pytest -q
