@@ -1,7 +1,6 @@
 """Nothing lost across processes: a server killed with SIGKILL mid-write, and two servers sharing PostgreSQL.
 
-The servers run `tests/labels/label_server_app.py` through `python -m uvicorn --factory` (the labels router,
-a file-backed catalog, the store from LATENTCT_* like the real server).
+The servers are the real `latentct serve` over a tiny models folder, configured by LATENTCT_* as deployed.
 """
 
 from __future__ import annotations
@@ -18,42 +17,29 @@ from pathlib import Path
 
 import httpx
 import pytest
-from label_server_app import FixedCatalog
-from label_test_support import ADMIN_TOKEN, IDENTITY, free_port, make_store
+from label_test_support import ADMIN_TOKEN, free_port, make_store
+from tests.factories import make_tiny_model
 
-HERE = Path(__file__).resolve().parent
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-LABEL = {"model": "gan_demo", "set": "sefa", "direction": 0, "term": "lung_volume", "confidence": 3}
+LABEL = {"model": "tiny-gan", "set": "sefa", "direction": 0, "term": "lung_volume", "confidence": 3}
+DIRECTIONS = 4  # the tiny model's set has four directions
+LATENTCT = str(Path(sys.executable).with_name("latentct"))
 
 
 class ServerProcess:
-    """One `uvicorn --factory label_server_app:create_app` process on a free port."""
+    """One `latentct serve` process on a free port."""
 
-    def __init__(self, database_url: str, catalog_path: Path, log_path: Path) -> None:
+    def __init__(self, database_url: str, models_dir: Path, log_path: Path) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         env = {
             **os.environ,
             "LATENTCT_DATABASE_URL": database_url,
             "LATENTCT_ADMIN_TOKEN": ADMIN_TOKEN,
-            "LABEL_TEST_CATALOG": str(catalog_path),
+            "LATENTCT_LOG_LEVEL": "warning",
+            "LATENTCT_DEVICE": "cpu",
         }
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "--app-dir",
-            str(HERE),
-            "label_server_app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ]
+        command = [LATENTCT, "serve", "--models-dir", str(models_dir), "--host", "127.0.0.1", "--port", str(self.port)]
         self._log = log_path.open("ab")
         self.process = subprocess.Popen(command, env=env, stdout=self._log, stderr=subprocess.STDOUT)
         self._wait_until_up(log_path)
@@ -66,7 +52,7 @@ class ServerProcess:
                     f"server exited with {self.process.returncode}: {log_path.read_text()[-2000:]}"
                 )
             try:
-                if httpx.get(f"{self.base_url}/api/vocabulary", timeout=2).status_code == 200:
+                if httpx.get(f"{self.base_url}/api/ready", timeout=2).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
@@ -91,10 +77,9 @@ class ServerProcess:
 
 
 @pytest.fixture
-def catalog_path(tmp_path: Path) -> Path:
-    path = tmp_path / "catalog.json"
-    path.write_text(FixedCatalog([IDENTITY]).to_json())
-    return path
+def models_dir(tmp_path: Path) -> Path:
+    make_tiny_model(tmp_path / "models", "tiny-gan", "gan", seed=1, sets=("sefa",))
+    return tmp_path / "models"
 
 
 @pytest.fixture
@@ -108,13 +93,13 @@ def servers() -> Iterator[list[ServerProcess]]:
 
 @pytest.mark.slow
 def test_sigkill_during_concurrent_writes_loses_no_acknowledged_label(
-    tmp_path: Path, sqlite_url: str, catalog_path: Path, servers: list[ServerProcess]
+    tmp_path: Path, sqlite_url: str, models_dir: Path, servers: list[ServerProcess]
 ) -> None:
     setup_store = make_store(sqlite_url)
     tokens = [setup_store.create_annotator(f"writer {i}")[1] for i in range(8)]
     setup_store.close()
     log_path = tmp_path / "server.log"
-    servers.append(ServerProcess(sqlite_url, catalog_path, log_path))
+    servers.append(ServerProcess(sqlite_url, models_dir, log_path))
     acknowledged: dict[int, str] = {}
     lock = threading.Lock()
 
@@ -123,7 +108,7 @@ def test_sigkill_during_concurrent_writes_loses_no_acknowledged_label(
         with httpx.Client(base_url=servers[0].base_url, headers=headers, timeout=30) as client:
             for n in range(10_000):
                 text = f"writer {writer} label {n}"
-                body = {**LABEL, "direction": n % IDENTITY.count, "text": text}
+                body = {**LABEL, "direction": n % DIRECTIONS, "text": text}
                 try:
                     response = client.post("/api/labels", json=body)
                 except httpx.TransportError:
@@ -143,7 +128,7 @@ def test_sigkill_during_concurrent_writes_loses_no_acknowledged_label(
         thread.join(timeout=60)
     assert len(acknowledged) >= 120
 
-    servers.append(ServerProcess(sqlite_url, catalog_path, log_path))
+    servers.append(ServerProcess(sqlite_url, models_dir, log_path))
     stored = httpx.get(f"{servers[1].base_url}/api/labels?limit=10000", headers=ADMIN, timeout=30).json()
     stored_texts = {label["id"]: label["text"] for label in stored}
     missing = {
@@ -159,12 +144,12 @@ def test_sigkill_during_concurrent_writes_loses_no_acknowledged_label(
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_two_servers_sharing_postgresql_see_each_others_labels(
-    tmp_path: Path, postgres_url: str, catalog_path: Path, servers: list[ServerProcess]
+    tmp_path: Path, postgres_url: str, models_dir: Path, servers: list[ServerProcess]
 ) -> None:
     log_path = tmp_path / "servers.log"
-    servers.append(ServerProcess(postgres_url, catalog_path, log_path))
+    servers.append(ServerProcess(postgres_url, models_dir, log_path))
     servers.append(
-        ServerProcess(postgres_url, catalog_path, log_path)
+        ServerProcess(postgres_url, models_dir, log_path)
     )  # migrates the same schema at once: no-op
     first, second = (httpx.Client(base_url=server.base_url, timeout=30) for server in servers)
     created = first.post("/api/annotators", json={"name": "Dr Shared"}, headers=ADMIN)
@@ -179,7 +164,7 @@ def test_two_servers_sharing_postgresql_see_each_others_labels(
     ]
 
     assert second.post("/api/labels", json={**LABEL, "term": "heart_size"}, headers=token).status_code == 201
-    agreement = first.get("/api/models/gan_demo/directions/sefa/agreement").json()
+    agreement = first.get("/api/models/tiny-gan/directions/sefa/agreement").json()
     assert (
         agreement["directions"][0]["consensus_term"] == "heart_size"
     )  # the latest event, written via the second
