@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -18,38 +19,44 @@ def _conv3x3(cin: int, cout: int) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 3, 1, 1)
 
 
-class ResidualDown(nn.Module):
-    """Halve the resolution: skip = conv(avgpool(x)); main = conv, BN, lrelu, avgpool, conv, BN; out = lrelu(sum)."""
+def _halve(x: torch.Tensor) -> torch.Tensor:
+    return F.avg_pool2d(x, 2)
 
-    def __init__(self, cin: int, cout: int) -> None:
+
+def _double(x: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(x, scale_factor=2, mode="nearest")
+
+
+class _ResidualResample(nn.Module):
+    """skip = conv(resample(x)); main = conv, BN, lrelu, resample, conv, BN; out = lrelu(main + skip)."""
+
+    def __init__(self, cin: int, cout: int, resample: Callable[[torch.Tensor], torch.Tensor]) -> None:
         super().__init__()
         mid = max(cout // 2, 1)
+        self.resample = resample
         self.skip = _conv3x3(cin, cout)
         self.conv1, self.bn1 = _conv3x3(cin, mid), nn.BatchNorm2d(mid)
         self.conv2, self.bn2 = _conv3x3(mid, cout), nn.BatchNorm2d(cout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        skip = self.skip(F.avg_pool2d(x, 2))
+        skip = self.skip(self.resample(x))
         h = F.leaky_relu(self.bn1(self.conv1(x)), LEAKY_SLOPE)
-        h = self.bn2(self.conv2(F.avg_pool2d(h, 2)))
+        h = self.bn2(self.conv2(self.resample(h)))
         return F.leaky_relu(h + skip, LEAKY_SLOPE)
 
 
-class ResidualUp(nn.Module):
-    """Double the resolution: the mirror of ResidualDown with nearest-neighbour upsampling."""
+class ResidualDown(_ResidualResample):
+    """Halve the resolution (average pooling)."""
 
     def __init__(self, cin: int, cout: int) -> None:
-        super().__init__()
-        mid = max(cout // 2, 1)
-        self.skip = _conv3x3(cin, cout)
-        self.conv1, self.bn1 = _conv3x3(cin, mid), nn.BatchNorm2d(mid)
-        self.conv2, self.bn2 = _conv3x3(mid, cout), nn.BatchNorm2d(cout)
+        super().__init__(cin, cout, _halve)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        skip = self.skip(F.interpolate(x, scale_factor=2, mode="nearest"))
-        h = F.leaky_relu(self.bn1(self.conv1(x)), LEAKY_SLOPE)
-        h = self.bn2(self.conv2(F.interpolate(h, scale_factor=2, mode="nearest")))
-        return F.leaky_relu(h + skip, LEAKY_SLOPE)
+
+class ResidualUp(_ResidualResample):
+    """Double the resolution (nearest-neighbour upsampling): the mirror of ResidualDown."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__(cin, cout, _double)
 
 
 def encoder_channels(base_channels: int, image_size: int) -> list[int]:
