@@ -120,6 +120,8 @@ def test_voynov_config_rejects_bad_values() -> None:
         VoynovConfig(count=5, direction_model="ortho").check(8)
     with pytest.raises(InvalidInputError, match="reconstructor 'vgg' is unknown"):
         VoynovConfig(count=8, reconstructor="vgg").check(8)
+    with pytest.raises(InvalidInputError, match="direction_lr must be > 0"):
+        VoynovConfig(count=8, direction_lr=-1.0).check(8)
 
 
 def test_sefa_recovers_a_planted_dominant_direction() -> None:

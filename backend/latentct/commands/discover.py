@@ -30,6 +30,9 @@ def discover_command(
     steps: Annotated[int, typer.Option("--steps", help="Voynov training steps (paper: 3000).", min=1)] = 3000,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Voynov batch size (paper: 128).", min=1)] = 128,
     lr: Annotated[float, typer.Option("--lr", help="Voynov Adam learning rate for both nets (paper: 1e-4).")] = 1e-4,
+    direction_lr: Annotated[
+        float | None, typer.Option("--direction-lr", help="Voynov: learning rate of the directions only (default: --lr).")
+    ] = None,
     set_id: Annotated[
         str | None, typer.Option("--set-id", help="Name of the saved set (default: voynov-<direction model> or the method).")
     ] = None,
@@ -56,6 +59,7 @@ def discover_command(
         steps=steps,
         batch_size=batch_size,
         lr=lr,
+        direction_lr=direction_lr,
         seed=seed,
         set_id=set_id,
         ganspace_block=ganspace_block,
@@ -90,7 +94,7 @@ def evaluate_command(
         comparison = evaluation["comparison"]
         scores = ", ".join(
             f"{name} {comparison[name]['set']:.3f} (random {comparison[name]['random']:.3f})"
-            for name in ("effect_score", "effect_disentanglement", "specificity_score", "alignment_score")
+            for name in ("clean_effect_score", "effect_score", "effect_disentanglement", "alignment_score")
         )
         per_factor = evaluation["set"]["per_factor"]
         clean = [f"{name} (d{row['direction']})" for name, row in per_factor.items() if row["tracked_cleanly"]]

@@ -33,6 +33,7 @@ class DiscoveryRequest:
     steps: int = 3000
     batch_size: int = 128
     lr: float = 1e-4
+    direction_lr: float | None = None
     seed: int = 0
     set_id: str | None = None
     ganspace_block: int = 2
@@ -93,6 +94,7 @@ def _voynov(
         steps=request.steps,
         batch_size=request.batch_size,
         lr=request.lr,
+        direction_lr=request.direction_lr,
         seed=request.seed,
         amp_bf16=request.amp_bf16,
         rca_samples=request.rca_samples,

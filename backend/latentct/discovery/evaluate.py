@@ -19,9 +19,10 @@ Definitions (docs/discovery.md has the prose):
   effect any direction reaches.
 - A factor is tracked by a direction when |alignment| >= 0.7 and effect >= 0.5 (fixed before looking at results);
   tracked cleanly when, in addition, specificity >= 1/sqrt(2) (added after the first demo results showed that random
-  directions "track" most factors by the first rule alone). Per factor the reported direction is the cleanest one
-  that tracks it (else the most monotone one); specificity_score = mean over factors of that direction's specificity
-  (0 for an untracked factor).
+  directions "track" most factors by the first rule alone). Per factor the reported direction is the clean one with
+  the largest effect, else the cleanest one that tracks it, else the most monotone one. specificity_score = mean over
+  factors of that direction's specificity (0 for an untracked factor); clean_effect_score = mean over factors of the
+  effect of that direction when it tracks cleanly (0 otherwise): how far one slider moves the factor, cleanly.
 - realism: Frechet distance in probe feature space from prior samples, of the centre frames and of the end frames
   (shift +-extent along a random direction of the set); and, for a GAN, the discriminator's mean probability there.
 """
@@ -192,8 +193,13 @@ def summarise_alignment(
     per_factor: dict[str, Any] = {}
     for f, name in enumerate(factor_names):
         candidates = [k for k in range(len(alignment)) if _passes(alignment[k, f], effect[k, f])]
-        # the cleanest direction among those that track f; if none does, the most monotone one
-        k = max(candidates, key=lambda c: specificity[c, f]) if candidates else int(magnitude[:, f].argmax())
+        clean = [k for k in candidates if specificity[k, f] >= CLEAN_MIN_SPECIFICITY]
+        if clean:  # the clean direction that moves f furthest
+            k = max(clean, key=lambda c: effect[c, f])
+        elif candidates:  # else the cleanest one that tracks f
+            k = max(candidates, key=lambda c: specificity[c, f])
+        else:  # else the most monotone one
+            k = int(magnitude[:, f].argmax())
         per_factor[name] = {
             "direction": k,
             "alignment": round(float(alignment[k, f]), 4),
@@ -202,7 +208,8 @@ def summarise_alignment(
             "effect_sd": round(float(effect[k, f]), 4),
             "specificity": round(float(specificity[k, f]), 4),
             "tracked": bool(candidates),
-            "tracked_cleanly": bool(candidates) and bool(specificity[k, f] >= CLEAN_MIN_SPECIFICITY),
+            "tracked_cleanly": bool(clean),
+            "clean_effect_sd": round(float(effect[k, f]), 4) if clean else 0.0,
             "max_abs_alignment": round(float(magnitude[:, f].max()), 4),
             "max_effect_sd": round(float(effect[:, f].max()), 4),
         }
@@ -211,19 +218,25 @@ def summarise_alignment(
     rows, cols = optimize.linear_sum_assignment(-magnitude)  # each factor its own direction
     matched = {factor_names[c]: int(r) for r, c in zip(rows, cols, strict=True)}
     paper = [name for name in factor_names if name in PAPER_FACTORS]
-    clean = [v["specificity"] if v["tracked"] else 0.0 for v in per_factor.values()]
+    chosen_specificity = [v["specificity"] if v["tracked"] else 0.0 for v in per_factor.values()]
     scores = {
         "alignment_score": round(float(magnitude.max(axis=0).mean()), 4),
         "matched_score": round(float(magnitude[rows, cols].sum() / len(factor_names)), 4),
         "disentanglement": round(float(share.mean()), 4),
         "effect_score": round(float(effect.max(axis=0).mean()), 4),
         "effect_disentanglement": round(float(effect_share.mean()), 4),
-        "specificity_score": round(float(np.mean(clean)), 4),
+        "specificity_score": round(float(np.mean(chosen_specificity)), 4),
+        "clean_effect_score": round(float(np.mean([v["clean_effect_sd"] for v in per_factor.values()])), 4),
         "factors_tracked": int(sum(v["tracked"] for v in per_factor.values())),
         "factors_tracked_cleanly": int(sum(v["tracked_cleanly"] for v in per_factor.values())),
         "paper_factors_tracked": int(sum(per_factor[name]["tracked"] for name in paper)),
         "paper_factors_tracked_cleanly": int(sum(per_factor[name]["tracked_cleanly"] for name in paper)),
-        "paper_specificity_score": round(float(np.mean([clean[factor_names.index(n)] for n in paper])), 4) if paper else None,
+        "paper_specificity_score": round(float(np.mean([chosen_specificity[factor_names.index(n)] for n in paper])), 4)
+        if paper
+        else None,
+        "paper_clean_effect_score": round(float(np.mean([per_factor[n]["clean_effect_sd"] for n in paper])), 4)
+        if paper
+        else None,
     }
     return {
         "alignment": np.round(alignment, 4).tolist(),

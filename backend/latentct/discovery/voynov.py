@@ -33,6 +33,7 @@ class VoynovConfig:
     steps: int = 3000
     batch_size: int = 128
     lr: float = 1e-4
+    direction_lr: float | None = None  # None: the same as lr (the paper); larger moves directions further in few steps
     shift_range: float = 6.0
     min_shift: float = 0.5
     label_weight: float = 1.0
@@ -57,6 +58,8 @@ class VoynovConfig:
         for name in ("steps", "batch_size", "rca_samples"):
             if int(getattr(self, name)) < 1:
                 raise InvalidInputError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.direction_lr is not None and not self.direction_lr > 0:
+            raise InvalidInputError(f"direction_lr must be > 0, got {self.direction_lr}")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise InvalidInputError(f"max_minutes must be > 0, got {self.max_minutes}")
         if not (self.lr > 0 and 0 < self.min_shift < self.shift_range):
@@ -226,7 +229,12 @@ def train_voynov(
     torch.manual_seed(config.seed)  # network initialisation
     direction_model = build_direction_model(config.direction_model, config.count, latent_dim).to(device)
     reconstructor = build_reconstructor(config.reconstructor, config.count, image_size).to(device).train()
-    optimizer = torch.optim.Adam([*direction_model.parameters(), *reconstructor.parameters()], lr=config.lr)
+    optimizer = torch.optim.Adam(
+        [
+            {"params": list(direction_model.parameters()), "lr": config.direction_lr or config.lr},
+            {"params": list(reconstructor.parameters()), "lr": config.lr},
+        ]
+    )
     rng = torch.Generator(device=device).manual_seed(config.seed)
     history: list[dict[str, float]] = []
     started = time.perf_counter()
