@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # request limits
     max_upload_bytes: int = Field(16 * 1024 * 1024, ge=1024)
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    max_header_bytes: int = Field(
+        64 * 1024, ge=1024, le=16 * 1024 * 1024, description="request line + headers; larger heads get 431"
+    )
     cors_origins: list[str] = Field(default_factory=list)
 
     # rendering service extras (added by the serving area, issue 5)

@@ -55,6 +55,7 @@ def serve(
     import uvicorn
     from pydantic import ValidationError
 
+    from latentct.api.http_protocol import BoundedHeadersProtocol
     from latentct.config import Settings
 
     overrides = {
@@ -92,6 +93,7 @@ def serve(
         log_config=_log_config(settings.log_level),
         timeout_graceful_shutdown=int(settings.shutdown_timeout_s) or None,
         ws_max_size=UVICORN_WS_MAX_BYTES,
+        http=BoundedHeadersProtocol,  # httptools, with the request head bounded (LATENTCT_MAX_HEADER_BYTES)
         proxy_headers=False,
     )
 
