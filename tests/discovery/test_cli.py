@@ -114,7 +114,7 @@ def test_discover_evaluate_export_succeed(
         capsys,
         monkeypatch,
     )
-    assert code == 0 and out.startswith("sefa: clean_effect_score ") and "(random " in out
+    assert code == 0 and out.startswith("sefa: ") and "random" in out and "disentanglement " in out and ", z " in out
     code, out, _ = run_cli(
         [
             "export",

@@ -14,7 +14,14 @@ from PIL import Image
 from latentct.artifacts import load_direction_set, load_model, save_direction_set
 from latentct.artifacts.directions import evaluation_paths, load_direction_set_evaluation
 from latentct.discovery.closed_form import random_orthonormal
-from latentct.discovery.evaluate import EvaluationConfig, alignment_statistics, evaluate_sets, summarise_alignment
+from latentct.discovery.evaluate import (
+    EvaluationConfig,
+    alignment_statistics,
+    compare_with_random,
+    evaluate_sets,
+    random_score_distribution,
+    summarise_alignment,
+)
 from latentct.discovery.export import ExportConfig, export_traversals, label_consensus
 from latentct.errors import InvalidInputError, NotFoundError
 from tests.discovery.conftest import PROBE_FACTORS, image_statistics, train_tiny_probe
@@ -40,6 +47,38 @@ def test_alignment_statistics_on_known_traversals() -> None:
     assert summary["scores"]["alignment_score"] == pytest.approx(1.0)
     assert summary["per_factor"]["a"]["tracked_cleanly"] and summary["per_factor"]["a"]["specificity"] == pytest.approx(1.0)
     assert summary["scores"]["factors_tracked_cleanly"] == 2 and summary["scores"]["effect_disentanglement"] > 0.5
+
+
+def _random_rows(count: int, factors: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Alignment and slope rows of directions that move every factor by a random amount (what random directions do)."""
+    rng = np.random.default_rng(seed)
+    slope = rng.normal(size=(count, factors))
+    return np.tanh(2 * slope), slope
+
+
+def test_random_distribution_separates_a_disentangled_set_from_random_ones() -> None:
+    factors, k = 4, 8
+    names = [f"f{i}" for i in range(factors)]
+    pool_alignment, pool_slope = _random_rows(4 * k, factors, seed=1)
+    draws = random_score_distribution(pool_alignment, pool_slope, np.ones(factors), 1.0, names, k, draws=300)
+    assert set(draws) >= {"disentanglement", "alignment_score", "effect_score"} and len(draws["disentanglement"]) == 300
+    assert draws["disentanglement"].std() > 0  # different draws, different scores
+
+    # one factor per direction, twice over: as disentangled as a set can be
+    one_hot = np.tile(np.eye(factors), (2, 1))
+    clean = summarise_alignment(one_hot, one_hot, np.ones(factors), 1.0, names)["scores"]["disentanglement"]
+    clean_row = compare_with_random(clean, draws["disentanglement"], pool=4 * k, count=k)
+    assert clean == pytest.approx(1.0) and clean_row["z"] > 3 and clean_row["exceeds_random_share"] == 1.0
+
+    # a fresh random set sits inside the distribution
+    alignment, slope = _random_rows(k, factors, seed=2)
+    fresh = summarise_alignment(alignment, slope, np.ones(factors), 1.0, names)["scores"]["disentanglement"]
+    fresh_row = compare_with_random(fresh, draws["disentanglement"], pool=4 * k, count=k)
+    assert abs(fresh_row["z"]) < 3 and 0 < fresh_row["exceeds_random_share"] < 1
+
+    # the finite pool correction widens the sd; a distribution without spread gives no z at all
+    assert clean_row["random_sd"] > draws["disentanglement"].std(ddof=1)
+    assert compare_with_random(0.5, np.full(10, 0.4), pool=16, count=4)["z"] is None
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +117,12 @@ def test_evaluation_finds_the_planted_directions_and_beats_random(evaluated: tup
     assert per_factor["centre_of_mass_y"]["direction"] == 1 and abs(per_factor["centre_of_mass_y"]["alignment"]) > 0.7
     assert planted["comparison"]["alignment_score"]["margin"] > 0
     assert planted["comparison"]["effect_score"]["margin"] > 0
+    distribution = planted["random_distribution"]
+    assert distribution["sets"] == 4 and distribution["pool"] == 4 * 4  # four random sets of the largest K (4)
+    row = planted["comparison"]["effect_disentanglement"]
+    assert row["random_sd"] > 0 and row["z"] is not None and 0 <= row["exceeds_random_share"] <= 1
+    assert planted["verdict"]["score"] == "effect_disentanglement"
+    assert planted["verdict"]["beats_random_clearly"] == (row["z"] >= 3 and row["set"] > row["random_max"])
     realism = planted["realism"]
     assert realism["fd_centre"] >= 0 and realism["set"]["fd_end"] > realism["fd_centre"]
     assert 0 <= realism["set"]["disc_prob_end"] <= 1  # the GAN folder has a discriminator
@@ -108,6 +153,8 @@ def test_evaluation_config_rejects_bad_values() -> None:
         EvaluationConfig(extent=0).check()
     with pytest.raises(InvalidInputError, match="steps must be in"):
         EvaluationConfig(steps=2).check()
+    with pytest.raises(InvalidInputError, match=r"random_sets must be in 2\.\.64 .*got 1"):
+        EvaluationConfig(random_sets=1).check()
 
 
 def test_export_traversals_writes_gifs_sheet_and_report(evaluated: tuple[Path, dict], tmp_path: Path) -> None:
@@ -137,6 +184,7 @@ def test_export_traversals_writes_gifs_sheet_and_report(evaluated: tuple[Path, d
         assert sheet.height >= 4 * config.sheet_px
     report = (out / "report.md").read_text()
     assert "brightness (100% of 2)" in report and "| alignment_score |" in report and "direction_003.gif" in report
+    assert "random sets: mean ± sd" in report and ("beats random clearly" in report or "does not beat random clearly" in report)
     assert (out / "planted.eval.png").is_file()
     with pytest.raises(InvalidInputError, match="already exists"):
         export_traversals(model_dir, "planted", out, config, device="cpu")

@@ -80,6 +80,9 @@ def evaluate_command(
     extent: Annotated[float, typer.Option("--extent", help="Shifts run from -extent to +extent.")] = 6.0,
     steps: Annotated[int, typer.Option("--steps", help="Frames per traversal.")] = 9,
     realism_samples: Annotated[int, typer.Option("--realism-samples", help="Samples for the Frechet distances.")] = 256,
+    random_sets: Annotated[
+        int, typer.Option("--random-sets", help="Random orthonormal sets pooled for the random distribution (2..64).")
+    ] = 4,
     probe: Annotated[Path | None, typer.Option("--probe", help="Phantom probe folder (default: models/_phantom-probe).")] = None,
     device: DeviceOption = "auto",
     threads: ThreadsOption = 0,
@@ -88,17 +91,25 @@ def evaluate_command(
     _set_threads(threads)
     from latentct.discovery.evaluate import EvaluationConfig, evaluate_sets
 
-    config = EvaluationConfig(seeds=seeds, extent=extent, steps=steps, realism_samples=realism_samples)
+    config = EvaluationConfig(
+        seeds=seeds, extent=extent, steps=steps, realism_samples=realism_samples, random_sets=random_sets
+    ).check()
     results = evaluate_sets(model, set_ids, config, probe_dir=probe, device=device)
     for set_id, evaluation in results.items():
         comparison = evaluation["comparison"]
         scores = ", ".join(
-            f"{name} {comparison[name]['set']:.3f} (random {comparison[name]['random']:.3f})"
-            for name in ("clean_effect_score", "effect_score", "effect_disentanglement", "alignment_score")
+            f"{name} {comparison[name]['set']:.3f} (random {comparison[name]['random_mean']:.3f}"
+            f" +- {comparison[name]['random_sd']:.3f}, z {_z(comparison[name]['z'])})"
+            for name in ("effect_disentanglement", "clean_effect_score", "disentanglement", "alignment_score")
         )
         per_factor = evaluation["set"]["per_factor"]
         clean = [f"{name} (d{row['direction']})" for name, row in per_factor.items() if row["tracked_cleanly"]]
-        typer.echo(f"{set_id}: {scores}; tracked cleanly: {', '.join(clean) or 'none'}")
+        outcome = "beats random clearly" if evaluation["verdict"]["beats_random_clearly"] else "not clearly above random"
+        typer.echo(f"{set_id}: {outcome}; {scores}; tracked cleanly: {', '.join(clean) or 'none'}")
+
+
+def _z(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.1f}"
 
 
 def export_traversals_command(

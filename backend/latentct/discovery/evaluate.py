@@ -23,6 +23,15 @@ Definitions (docs/discovery.md has the prose):
   the largest effect, else the cleanest one that tracks it, else the most monotone one. specificity_score = mean over
   factors of that direction's specificity (0 for an untracked factor); clean_effect_score = mean over factors of the
   effect of that direction when it tracks cleanly (0 otherwise): how far one slider moves the factor, cleanly.
+- random distribution: one random set is a single draw, and set scores vary from draw to draw (best-of-K scores
+  especially). So `random_sets` independent random orthonormal sets form a pool of P = random_sets * K directions;
+  RANDOM_DRAWS sets of K are drawn from it without replacement and scored. Each score of the set is then given as a
+  z value against these draws: (set - mean) / sd, with sd divided by sqrt((P - K) / (P - 1)) to undo the finite
+  pool's shrinkage (exact for the scores that average over directions, conservative for the best-of-K ones), and as
+  the share of random draws it exceeds. A set beats random clearly when its headline score has z >= 3 and exceeds
+  every random draw. The headline is effect_disentanglement: how much one factor dominates the change along each
+  direction, measured by the size of the change (the alignment-based share counts a tiny monotone side effect as
+  much as the main one, and alignment saturates on the demo models).
 - realism: Frechet distance in probe feature space from prior samples, of the centre frames and of the end frames
   (shift +-extent along a random direction of the set); and, for a GAN, the discriminator's mean probability there.
 """
@@ -56,6 +65,9 @@ TRACK_MIN_ALIGNMENT = 0.7
 TRACK_MIN_EFFECT = 0.5
 CLEAN_MIN_SPECIFICITY = 0.5**0.5  # more than half of the direction's squared standardised change is this factor
 BASELINE_SEED = 1_234_567
+RANDOM_DRAWS = 1000
+HEADLINE_SCORE = "effect_disentanglement"
+CLEAR_MIN_Z = 3.0
 
 
 class FactorProbe(Protocol):
@@ -77,6 +89,7 @@ class EvaluationConfig:
     steps: int = 9
     realism_samples: int = 256
     batch_size: int = 64
+    random_sets: int = 4
 
     def check(self) -> EvaluationConfig:
         if not 2 <= self.seeds <= 4096:
@@ -89,6 +102,8 @@ class EvaluationConfig:
             raise InvalidInputError(f"realism_samples must be in 16..100000, got {self.realism_samples}")
         if self.batch_size < 1:
             raise InvalidInputError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not 2 <= self.random_sets <= 64:
+            raise InvalidInputError(f"random_sets must be in 2..64 (a distribution needs two), got {self.random_sets}")
         return self
 
     def shifts(self) -> torch.Tensor:
@@ -251,6 +266,66 @@ def summarise_alignment(
     }
 
 
+def random_score_distribution(
+    alignment: np.ndarray,
+    slope: np.ndarray,
+    factor_std: np.ndarray,
+    extent: float,
+    factor_names: list[str],
+    count: int,
+    draws: int = RANDOM_DRAWS,
+    seed: int = BASELINE_SEED,
+) -> dict[str, np.ndarray]:
+    """Scores of `draws` random sets of `count` directions drawn without replacement from a pool of random directions
+    (alignment and slope [P, F] of the pool): score name -> [draws] values."""
+    pool = alignment.shape[0]
+    rng = np.random.default_rng(seed)
+    values: dict[str, list[float]] = {}
+    for _ in range(draws):
+        rows = rng.choice(pool, size=count, replace=False)
+        scores = summarise_alignment(alignment[rows], slope[rows], factor_std, extent, factor_names)["scores"]
+        for name, value in scores.items():
+            if value is not None:
+                values.setdefault(name, []).append(float(value))
+    return {name: np.asarray(v) for name, v in values.items()}
+
+
+def compare_with_random(value: float | None, draws: np.ndarray, pool: int, count: int) -> dict[str, Any]:
+    """Where a set's score lies among random sets' scores: mean, sd (finite-pool corrected), z, share exceeded."""
+    correction = np.sqrt((pool - count) / (pool - 1)) if pool > count else 1.0
+    mean, sd = float(draws.mean()), float(draws.std(ddof=1)) / correction if len(draws) > 1 else 0.0
+    out: dict[str, Any] = {"random_mean": round(mean, 4), "random_sd": round(sd, 4), "random_max": round(float(draws.max()), 4)}
+    if value is None:
+        return {**out, "z": None, "exceeds_random_share": None}
+    z = None if sd <= 1e-12 else round((value - mean) / sd, 2)  # every random draw alike: no scale to measure by
+    share = float(np.mean(draws < value) + 0.5 * np.mean(draws == value))
+    return {**out, "z": z, "exceeds_random_share": round(share, 4)}
+
+
+def verdict(comparison: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Whether the set beats random clearly on the headline score (see the module doc)."""
+    row = comparison[HEADLINE_SCORE]
+    clear = row["z"] is not None and row["z"] >= CLEAR_MIN_Z and row["set"] > row["random_max"]
+    return {
+        "score": HEADLINE_SCORE,
+        "set": row["set"],
+        "random_mean": row["random_mean"],
+        "random_sd": row["random_sd"],
+        "z": row["z"],
+        "min_z": CLEAR_MIN_Z,
+        "beats_random_clearly": bool(clear),
+    }
+
+
+def verdict_line(outcome: dict[str, Any]) -> str:
+    z = "-" if outcome["z"] is None else f"{outcome['z']:.1f}"
+    said = "beats random clearly" if outcome["beats_random_clearly"] else "not clearly above random"
+    return (
+        f"{outcome['score']} {outcome['set']:.3f} vs random {outcome['random_mean']:.3f} +- {outcome['random_sd']:.3f}"
+        f" (z {z}): {said}"
+    )
+
+
 def direction_metrics(summary: dict[str, Any], traversals: Traversals, factor_names: list[str]) -> list[dict[str, Any]]:
     """What the API shows for each direction: the factor it changes most, how monotonically, how far, how cleanly."""
     alignment = np.asarray(summary["alignment"])
@@ -356,7 +431,9 @@ def heatmap_png(factor_names: list[str], panels: list[tuple[str, dict[str, Any]]
     rows = max(len(p[1]["alignment"]) for p in panels)
     panel_width = max(3.4, 1.0 + 0.5 * len(factor_names))
     panel_height = 1.6 + 0.2 * rows
-    fig, axes = plt.subplots(2, len(panels), figsize=(1.4 + panel_width * len(panels), 2 * panel_height + 1.0), squeeze=False)
+    fig, axes = plt.subplots(
+        2, len(panels), figsize=(1.4 + panel_width * len(panels), 2 * panel_height + 1.0), squeeze=False, layout="constrained"
+    )
 
     layers = [
         ("alignment", "RdBu_r", (-1.0, 1.0), "Spearman(shift, factor)"),
@@ -377,15 +454,14 @@ def heatmap_png(factor_names: list[str], panels: list[tuple[str, dict[str, Any]]
             if row == 0:
                 sc = summary["scores"]
                 ax.set_title(
-                    f"{label}\neffect {sc['effect_score']:.2f} SD, effect disent. {sc['effect_disentanglement']:.2f}\n"
-                    f"specificity {sc['specificity_score']:.2f}, clean {sc['factors_tracked_cleanly']}/{len(factor_names)}",
+                    f"{label}\nclean effect {sc['clean_effect_score']:.2f} SD, clean {sc['factors_tracked_cleanly']}/"
+                    f"{len(factor_names)}\neffect {sc['effect_score']:.2f} SD, effect disent. {sc['effect_disentanglement']:.2f}",
                     fontsize=8,
                 )
         axes[row][0].set_ylabel("direction")
         assert image is not None
-        fig.colorbar(image, ax=axes[row].tolist(), shrink=0.85, label=bar_label)
-    height = 2 * panel_height + 1.0
-    fig.suptitle(title + "\noutline: green tracked cleanly, black tracked, grey not tracked", fontsize=9, y=1.0 + 0.55 / height)
+        fig.colorbar(image, ax=axes[row].tolist(), shrink=0.9, label=bar_label)
+    fig.suptitle(title + "\noutline: green tracked cleanly, black tracked, grey not tracked", fontsize=9)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
@@ -421,22 +497,26 @@ def evaluate_sets(
     reference = realism_reference(model.generator, probe, model.latent_dim, config, torch_device, model.discriminator)
 
     baseline_count = min(max(s.count for s in sets), model.latent_dim)
-    baseline_directions = random_orthonormal(model.latent_dim, baseline_count, seed=BASELINE_SEED)
-    baseline_traversals = measure_traversals(
+    pool_directions = torch.cat(
+        [random_orthonormal(model.latent_dim, baseline_count, seed=BASELINE_SEED + r) for r in range(config.random_sets)]
+    )
+    pool_traversals = measure_traversals(
         model.generator,
         probe,
-        baseline_directions,
+        pool_directions,
         latents,
         shifts,
         torch_device,
         config.batch_size,
         model.discriminator,
         model.hu_range,
-        desc="random baseline",
+        desc=f"random baseline ({config.random_sets} sets)",
     )
+    pool_alignment, pool_se, pool_slope = alignment_statistics(pool_traversals.predictions, shifts)
     baseline_realism = realism_at_ends(
-        model.generator, probe, baseline_directions, reference, config, torch_device, model.discriminator
+        model.generator, probe, pool_directions[:baseline_count], reference, config, torch_device, model.discriminator
     )
+    distributions: dict[int, dict[str, np.ndarray]] = {}
     results = {}
     for direction_set in sets:
         traversals = measure_traversals(
@@ -454,8 +534,14 @@ def evaluate_sets(
         alignment, alignment_se, slope = alignment_statistics(traversals.predictions, shifts)
         summary = summarise_alignment(alignment, slope, reference.factor_std, config.extent, factor_names, alignment_se)
         k = min(direction_set.count, baseline_count)  # best-of-K grows with K: compare with the same K
-        base_alignment, base_se, base_slope = alignment_statistics(baseline_traversals.predictions[:k], shifts)
-        base_summary = summarise_alignment(base_alignment, base_slope, reference.factor_std, config.extent, factor_names, base_se)
+        base_summary = summarise_alignment(
+            pool_alignment[:k], pool_slope[:k], reference.factor_std, config.extent, factor_names, pool_se[:k]
+        )  # the first random set, shown beside the set in the heatmap
+        if k not in distributions:
+            distributions[k] = random_score_distribution(
+                pool_alignment, pool_slope, reference.factor_std, config.extent, factor_names, k
+            )
+        pool_size = len(pool_directions)
         realism = {
             "samples": reference.centre_latents.shape[0],
             "fd_centre": round(reference.fd_centre, 4),
@@ -474,9 +560,12 @@ def evaluate_sets(
                 "margin": None
                 if summary["scores"][name] is None
                 else round(summary["scores"][name] - base_summary["scores"][name], 4),
+                **compare_with_random(summary["scores"][name], distributions[k][name], pool_size, k),
             }
             for name in summary["scores"]
+            if name in distributions[k]
         }
+        outcome = verdict(comparison)
         evaluation: dict[str, Any] = {
             "set_id": direction_set.id,
             "set_checksum": direction_set.checksum,
@@ -492,7 +581,14 @@ def evaluate_sets(
             "thresholds": {"alignment": TRACK_MIN_ALIGNMENT, "effect_sd": TRACK_MIN_EFFECT},
             "set": summary,
             "random_baseline": {"count": k, "seed": BASELINE_SEED, **base_summary},
+            "random_distribution": {
+                "sets": config.random_sets,
+                "pool": pool_size,
+                "draws": RANDOM_DRAWS,
+                "seeds": [BASELINE_SEED + r for r in range(config.random_sets)],
+            },
             "comparison": comparison,
+            "verdict": outcome,
             "realism": realism,
             "seconds": None,
         }
@@ -505,7 +601,8 @@ def evaluate_sets(
                 (f"{direction_set.id} ({direction_set.method}, K={direction_set.count})", summary),
                 (f"random orthonormal (K={k})", base_summary),
             ],
-            f"{model.id}: {config.seeds} seeds, shifts -{config.extent}..+{config.extent}, probe factors",
+            f"{model.id}: {config.seeds} seeds, shifts -{config.extent}..+{config.extent}, probe factors\n"
+            + verdict_line(outcome),
         )
         save_direction_set_evaluation(model.path, direction_set.id, evaluation, png)
         _store_direction_metrics(model.path, direction_set.id, direction_set.meta, per_direction, evaluation)
@@ -524,6 +621,7 @@ def _store_direction_metrics(
     summary = {
         "scores": evaluation["set"]["scores"],
         "random_scores": evaluation["random_baseline"]["scores"],
+        "verdict": evaluation["verdict"],
         "per_factor": {name: evaluation["set"]["per_factor"][name] for name in evaluation["factor_names"]},
         "realism": evaluation["realism"],
         "seeds": evaluation["config"]["seeds"],

@@ -167,11 +167,13 @@ def report_markdown(
         lines += [
             "## Evaluation against the phantom factors",
             "",
-            "| score | set | random | margin |",
-            "| --- | --- | --- | --- |",
+            *_verdict_lines(evaluation.get("verdict")),
+            "| score | set | random (one set) | random sets: mean ± sd | z |",
+            "| --- | --- | --- | --- | --- |",
         ]
         for name, row in evaluation["comparison"].items():
-            lines.append(f"| {name} | {_fmt(row['set'])} | {_fmt(row['random'])} | {_fmt(row['margin'])} |")
+            spread = f"{_fmt(row['random_mean'])} ± {_fmt(row['random_sd'])}" if "random_mean" in row else "–"
+            lines.append(f"| {name} | {_fmt(row['set'])} | {_fmt(row['random'])} | {spread} | {_fmt(row.get('z'))} |")
         lines += [
             "",
             "| factor | direction | alignment | effect (SD) | specificity | tracked | random: specificity, tracked |",
@@ -219,6 +221,19 @@ def report_markdown(
     return "\n".join(lines) + "\n"
 
 
+def _verdict_lines(verdict: dict[str, Any] | None) -> list[str]:
+    """One sentence on whether the set beats random sets clearly (evaluations written before it have none)."""
+    if verdict is None:
+        return []
+    said = "beats random clearly" if verdict["beats_random_clearly"] else "does not beat random clearly"
+    return [
+        f"The set {said}: {verdict['score']} {_fmt(verdict['set'])} against random sets' "
+        f"{_fmt(verdict['random_mean'])} ± {_fmt(verdict['random_sd'])} (z {_fmt(verdict['z'])}; clearly: z >= "
+        f"{verdict['min_z']} and above every random draw).",
+        "",
+    ]
+
+
 def export_traversals(
     model_dir: Path | str,
     set_id: str,
@@ -247,7 +262,8 @@ def export_traversals(
         for k, direction in enumerate(direction_set.directions):
             frames = to_uint8(traversal_frames(model.generator, direction, latents, shifts, torch_device), model.hu_range, window)
             metrics = direction_set.meta["directions"][k].get("metrics", {})
-            factor = metrics.get("tracks") or metrics.get("best_factor") or ""
+            # a cleanly tracked factor as is; otherwise the factor it changes most, in parentheses
+            factor = metrics.get("tracks") or (f"({metrics['best_factor']})" if metrics.get("best_factor") else "")
             label = f"d{k} {factor}".strip()
             write_gif(tmp / f"direction_{k:03d}.gif", frames, shift_values, label, config.fps)
             rows.append(frames[:, 0])
