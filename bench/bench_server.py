@@ -1,13 +1,15 @@
 """Serving speed over HTTP: our server against a naive one, side by side, on the demo models and this machine.
 
     .venv/bin/python bench/bench_server.py [--models-dir models] [--seconds 8] [--rounds 4] [--workers 2]
-                                           [--compile] [--device cpu|cuda] [--paper-size]
+                                           [--compile] [--reduced-precision] [--device cpu|cuda] [--paper-size]
 
 The naive server (built below) is what one writes first: a sync FastAPI endpoint per request (so Starlette's thread
 pool runs them concurrently), an eager forward under no_grad per request, Pillow's default PNG compression. Ours is
-`latentct serve` as shipped, plus `--workers N` (and `--compile` on request). All servers run at once in their own
-processes, idle except while measured; a light asyncio HTTP/1.1 client (raw sockets, keep-alive, one connection per
-client) visits them in turn, in interleaved rounds, so the drifting load of a shared machine hits all of them alike.
+`latentct serve` as shipped, plus `--workers N` (and, on request, `--compile` and reduced precision forced on
+whatever its error, LATENTCT_HALF_PRECISION=on: bfloat16 on a CPU with native bf16, float16 on CUDA). All servers
+run at once in their own processes, idle except while measured; a light asyncio HTTP/1.1 client (raw sockets,
+keep-alive, one connection per client) visits them in turn, in interleaved rounds, so the drifting load of a shared
+machine hits all of them alike.
 Every request uses a fresh seed: no response cache helps any side.
 
 Measured: single-image latency p50/p95 (one client), throughput with 8 and 32 concurrent clients, traversal strips of
@@ -274,9 +276,11 @@ def process_tree_cpu_s(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def server(kind: str, models_dir: Path, device: str, options: list[str], data_dir: Path) -> Iterator[Running]:
+def server(
+    kind: str, models_dir: Path, device: str, options: list[str], data_dir: Path, settings: dict[str, str] | None = None
+) -> Iterator[Running]:
     port = free_port()
-    env = {**os.environ, "LATENTCT_DATA_DIR": str(data_dir), "LATENTCT_LOG_LEVEL": "warning"}
+    env = {**os.environ, "LATENTCT_DATA_DIR": str(data_dir), "LATENTCT_LOG_LEVEL": "warning", **(settings or {})}
     if kind == "naive":
         command = [sys.executable, __file__, "--naive-server", "--port", str(port), "--models-dir", str(models_dir)]
         ready_path = f"/api/models/{DEMO['gan'][0]}/image.png"
@@ -506,6 +510,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--compile", action="store_true", help="also measure our server with --compile")
     parser.add_argument("--workers", type=int, default=2, help="also measure our server with this many processes (0: no)")
+    parser.add_argument("--reduced-precision", action="store_true",
+                        help="also measure our server with LATENTCT_HALF_PRECISION=on (bfloat16 whatever its error)")
     parser.add_argument("--paper-size", action="store_true", help="stand-in GAN at the paper's width (ngf 128)")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--naive-server", action="store_true", help=argparse.SUPPRESS)
@@ -531,19 +537,21 @@ def main() -> None:
         notes.append(f"load average (1/5/15 min) at start: {load_average()} (the machine is shared with other work)")
         macs = generator_macs(models_dir)
         notes.append(f"GAN generator: {macs / 1e9:.3f} GMAC per image (count_macs)")
-        servers: list[tuple[str, list[str]]] = [("ours", [])]
+        servers: list[tuple[str, list[str], dict[str, str]]] = [("ours", [], {})]
         if args.workers > 1:
-            servers.append((f"ours --workers {args.workers}", ["--workers", str(args.workers)]))
+            servers.append((f"ours --workers {args.workers}", ["--workers", str(args.workers)], {}))
         if args.compile:
-            servers.append(("ours --compile", ["--compile"]))
-        servers.append(("naive", []))
+            servers.append(("ours --compile", ["--compile"], {}))
+        if args.reduced_precision:
+            servers.append(("ours, reduced precision on", [], {"LATENTCT_HALF_PRECISION": "on"}))
+        servers.append(("naive", [], {}))
         with contextlib.ExitStack() as stack:
             running: dict[str, Running] = {}
-            for name, options in servers:
+            for name, options, settings in servers:
                 print(f"starting {name} ...", flush=True)
                 kind = "naive" if name == "naive" else "ours"
                 data_dir = scratch / f"var-{len(running)}"
-                running[name] = stack.enter_context(server(kind, models_dir, args.device, options, data_dir))
+                running[name] = stack.enter_context(server(kind, models_dir, args.device, options, data_dir, settings))
             print(f"measuring, {args.rounds} interleaved rounds ...", flush=True)
             results = measure(running, models_dir, args.seconds, args.rounds)
             ports = {name: r.port for name, r in running.items()}
@@ -558,7 +566,7 @@ def main() -> None:
                 seconds, method, mae = encode_seconds(ports["ours"], model_id)
                 notes.append(f"ours: encode on the {label.upper()} ({method}): {seconds:.2f} s over HTTP, "
                              f"reconstruction MAE {mae:.0f} HU")
-            for name, options in servers:
+            for name, options, _ in servers:
                 if name != "naive":
                     stats = engine_stats(ports[name])
                     which = " (one of its processes)" if "--workers" in options else ""
