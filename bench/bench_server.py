@@ -280,7 +280,8 @@ def server(
     kind: str, models_dir: Path, device: str, options: list[str], data_dir: Path, settings: dict[str, str] | None = None
 ) -> Iterator[Running]:
     port = free_port()
-    env = {**os.environ, "LATENTCT_DATA_DIR": str(data_dir), "LATENTCT_LOG_LEVEL": "warning", **(settings or {})}
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("LATENTCT_")}  # each variant: its own settings
+    env = {**inherited, "LATENTCT_DATA_DIR": str(data_dir), "LATENTCT_LOG_LEVEL": "warning", **(settings or {})}
     if kind == "naive":
         command = [sys.executable, __file__, "--naive-server", "--port", str(port), "--models-dir", str(models_dir)]
         ready_path = f"/api/models/{DEMO['gan'][0]}/image.png"
@@ -557,11 +558,12 @@ def main() -> None:
             ports = {name: r.port for name, r in running.items()}
             import httpx
 
-            for info in httpx.get(f"http://127.0.0.1:{ports['ours']}/api/models", timeout=10).json():
-                error = info.get("precision_error_hu")
-                measured = f"; reduced precision measured at max {error:.1f} HU" if error is not None else ""
-                notes.append(f"ours serves {info['id']} in {info['precision']}{measured} (tolerance: 1 grey level of the "
-                             f"full window, {(info['hu_range'][1] - info['hu_range'][0]) / 255:.1f} HU)")
+            for name in (n for n in ports if n.startswith("ours") and "--workers" not in n and "--compile" not in n):
+                for info in httpx.get(f"http://127.0.0.1:{ports[name]}/api/models", timeout=10).json():
+                    error = info.get("precision_error_hu")
+                    measured = f"; reduced precision measured at max {error:.1f} HU" if error is not None else ""
+                    notes.append(f"{name} serves {info['id']} in {info['precision']}{measured} (tolerance: 1 grey level "
+                                 f"of the full window, {(info['hu_range'][1] - info['hu_range'][0]) / 255:.1f} HU)")
             for label, (model_id, _) in DEMO.items():
                 seconds, method, mae = encode_seconds(ports["ours"], model_id)
                 notes.append(f"ours: encode on the {label.upper()} ({method}): {seconds:.2f} s over HTTP, "

@@ -76,9 +76,24 @@ def test_random_distribution_separates_a_disentangled_set_from_random_ones() -> 
     fresh_row = compare_with_random(fresh, draws["disentanglement"], pool=4 * k, count=k)
     assert abs(fresh_row["z"]) < 3 and 0 < fresh_row["exceeds_random_share"] < 1
 
-    # the finite pool correction widens the sd; a distribution without spread gives no z at all
-    assert clean_row["random_sd"] > draws["disentanglement"].std(ddof=1)
+    # the draws' sd widened for the finite pool; a distribution without spread gives no z at all
+    widened = draws["disentanglement"].std(ddof=1) * np.sqrt((4 * k + k) / (4 * k - k))
+    assert clean_row["random_sd"] == pytest.approx(widened, abs=1e-4)
     assert compare_with_random(0.5, np.full(10, 0.4), pool=16, count=4)["z"] is None
+
+
+def test_random_z_is_calibrated_for_random_sets() -> None:
+    """Under the null (the set is one more random set), z over many pools and sets has mean ~0 and sd ~1."""
+    factors, k, trials = 4, 8, 120
+    names = [f"f{i}" for i in range(factors)]
+    z_values = []
+    for trial in range(trials):
+        pool_alignment, pool_slope = _random_rows(4 * k, factors, seed=1000 + trial)
+        draws = random_score_distribution(pool_alignment, pool_slope, np.ones(factors), 1.0, names, k, draws=60, seed=trial)
+        alignment, slope = _random_rows(k, factors, seed=5000 + trial)
+        score = summarise_alignment(alignment, slope, np.ones(factors), 1.0, names)["scores"]["effect_disentanglement"]
+        z_values.append(compare_with_random(score, draws["effect_disentanglement"], pool=4 * k, count=k)["z"])
+    assert abs(np.mean(z_values)) < 0.3 and 0.85 < np.std(z_values) < 1.15  # uncorrected: 1.33
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +138,7 @@ def test_evaluation_finds_the_planted_directions_and_beats_random(evaluated: tup
     assert row["random_sd"] > 0 and row["z"] is not None and 0 <= row["exceeds_random_share"] <= 1
     assert planted["verdict"]["score"] == "effect_disentanglement"
     assert planted["verdict"]["beats_random_clearly"] == (row["z"] >= 3 and row["set"] > row["random_max"])
+    assert planted["comparison"]["alignment_score"]["z"] > 1  # the planted rows are the factors' own directions
     realism = planted["realism"]
     assert realism["fd_centre"] >= 0 and realism["set"]["fd_end"] > realism["fd_centre"]
     assert 0 <= realism["set"]["disc_prob_end"] <= 1  # the GAN folder has a discriminator

@@ -26,12 +26,14 @@ Definitions (docs/discovery.md has the prose):
 - random distribution: one random set is a single draw, and set scores vary from draw to draw (best-of-K scores
   especially). So `random_sets` independent random orthonormal sets form a pool of P = random_sets * K directions;
   RANDOM_DRAWS sets of K are drawn from it without replacement and scored. Each score of the set is then given as a
-  z value against these draws: (set - mean) / sd, with sd divided by sqrt((P - K) / (P - 1)) to undo the finite
-  pool's shrinkage (exact for the scores that average over directions, conservative for the best-of-K ones), and as
-  the share of random draws it exceeds. A set beats random clearly when its headline score has z >= 3 and exceeds
-  every random draw. The headline is effect_disentanglement: how much one factor dominates the change along each
-  direction, measured by the size of the change (the alignment-based share counts a tiny monotone side effect as
-  much as the main one, and alignment saturates on the demo models).
+  z value against these draws, (set - mean) / sd, and as the share of random draws it exceeds. The sd is the draws'
+  sd times sqrt((P + K) / (P - K)): for a score that averages over directions, that is the sd of (a fresh random
+  set's score - the pool's mean), undoing the finite pool's shrinkage and counting the uncertainty of the mean; for
+  the best-of-K scores it is an approximation. Below MIN_RANDOM_SD (the scores' rounding) z is not given. A set
+  beats random clearly when its headline score has z >= 3 and exceeds every random draw. The headline is
+  effect_disentanglement: how much one factor dominates the change along each direction, measured by the size of
+  the change (the alignment-based share counts a tiny monotone side effect as much as the main one, and alignment
+  saturates on the demo models).
 - realism: Frechet distance in probe feature space from prior samples, of the centre frames and of the end frames
   (shift +-extent along a random direction of the set); and, for a GAN, the discriminator's mean probability there.
 """
@@ -68,6 +70,7 @@ BASELINE_SEED = 1_234_567
 RANDOM_DRAWS = 1000
 HEADLINE_SCORE = "effect_disentanglement"
 CLEAR_MIN_Z = 3.0
+MIN_RANDOM_SD = 1e-4  # scores are rounded to 4 decimals: a smaller spread is rounding, not a scale
 
 
 class FactorProbe(Protocol):
@@ -291,13 +294,14 @@ def random_score_distribution(
 
 
 def compare_with_random(value: float | None, draws: np.ndarray, pool: int, count: int) -> dict[str, Any]:
-    """Where a set's score lies among random sets' scores: mean, sd (finite-pool corrected), z, share exceeded."""
-    correction = np.sqrt((pool - count) / (pool - 1)) if pool > count else 1.0
-    mean, sd = float(draws.mean()), float(draws.std(ddof=1)) / correction if len(draws) > 1 else 0.0
+    """Where a set's score lies among random sets' scores: mean, sd (finite pool corrected), z, share exceeded."""
+    correction = np.sqrt((pool + count) / (pool - count)) if pool > count else 1.0
+    mean = float(draws.mean())
+    sd = float(draws.std(ddof=1)) * correction if len(draws) > 1 else 0.0
     out: dict[str, Any] = {"random_mean": round(mean, 4), "random_sd": round(sd, 4), "random_max": round(float(draws.max()), 4)}
     if value is None:
         return {**out, "z": None, "exceeds_random_share": None}
-    z = None if sd <= 1e-12 else round((value - mean) / sd, 2)  # every random draw alike: no scale to measure by
+    z = None if sd < MIN_RANDOM_SD else round((value - mean) / sd, 2)  # random draws (almost) alike: no scale
     share = float(np.mean(draws < value) + 0.5 * np.mean(draws == value))
     return {**out, "z": z, "exceeds_random_share": round(share, 4)}
 
