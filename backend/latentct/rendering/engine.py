@@ -32,8 +32,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 # On a CPU the forward runs in chunks of at most this many rows: beyond it the activations leave the cache and the
-# cost per image rises (demo models, one core: 4.1-4.4 ms per image at 8-16 rows, 5.6-5.7 at 32-64).
-CPU_CHUNK_ROWS = 16
+# cost per image rises. Demo models, one idle core, ms per image at 1/4/8/16/32/64 rows: GAN 2.97/2.07/1.93/2.25/
+# 2.22/2.53, VAE 3.16/2.41/2.26/3.29/3.37/3.87 (8 rows was best for both; the first measurement, on a busy machine,
+# could not tell 8 from 16).
+CPU_CHUNK_ROWS = 8
 
 
 @dataclass
