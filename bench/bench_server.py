@@ -1,15 +1,16 @@
 """Serving speed over HTTP: our server against a naive one, side by side, on the demo models and this machine.
 
     .venv/bin/python bench/bench_server.py [--models-dir models] [--seconds 8] [--rounds 4] [--workers 2]
-                                           [--compile] [--reduced-precision] [--device cpu|cuda] [--paper-size]
+                                           [--engine-threads 2] [--compile] [--reduced-precision]
+                                           [--device cpu|cuda] [--paper-size]
 
 The naive server (built below) is what one writes first: a sync FastAPI endpoint per request (so Starlette's thread
 pool runs them concurrently), an eager forward under no_grad per request, Pillow's default PNG compression. Ours is
-`latentct serve` as shipped, plus `--workers N` (and, on request, `--compile` and reduced precision forced on
-whatever its error, LATENTCT_HALF_PRECISION=on: bfloat16 on a CPU with native bf16, float16 on CUDA). All servers
-run at once in their own processes, idle except while measured; a light asyncio HTTP/1.1 client (raw sockets,
-keep-alive, one connection per client) visits them in turn, in interleaved rounds, so the drifting load of a shared
-machine hits all of them alike.
+`latentct serve` as shipped, plus `--workers N` and `--engine-threads N` (and, on request, `--compile` and reduced
+precision forced on whatever its error, LATENTCT_HALF_PRECISION=on: bfloat16 on a CPU with native bf16, float16 on
+CUDA). All servers run at once in their own processes, idle except while measured; a light asyncio HTTP/1.1 client
+(raw sockets, keep-alive, one connection per client) visits them in turn, in interleaved rounds, so the drifting
+load of a shared machine hits all of them alike.
 Every request uses a fresh seed: no response cache helps any side.
 
 Measured: single-image latency p50/p95 (one client), throughput with 8 and 32 concurrent clients, traversal strips of
@@ -511,6 +512,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--compile", action="store_true", help="also measure our server with --compile")
     parser.add_argument("--workers", type=int, default=2, help="also measure our server with this many processes (0: no)")
+    parser.add_argument("--engine-threads", type=int, default=2,
+                        help="also measure our server with this many engine threads (0 or 1: no)")
     parser.add_argument("--reduced-precision", action="store_true",
                         help="also measure our server with LATENTCT_HALF_PRECISION=on (bfloat16 whatever its error)")
     parser.add_argument("--paper-size", action="store_true", help="stand-in GAN at the paper's width (ngf 128)")
@@ -541,6 +544,8 @@ def main() -> None:
         servers: list[tuple[str, list[str], dict[str, str]]] = [("ours", [], {})]
         if args.workers > 1:
             servers.append((f"ours --workers {args.workers}", ["--workers", str(args.workers)], {}))
+        if args.engine_threads > 1:
+            servers.append((f"ours --engine-threads {args.engine_threads}", ["--engine-threads", str(args.engine_threads)], {}))
         if args.compile:
             servers.append(("ours --compile", ["--compile"], {}))
         if args.reduced_precision:
@@ -558,7 +563,7 @@ def main() -> None:
             ports = {name: r.port for name, r in running.items()}
             import httpx
 
-            for name in (n for n in ports if n.startswith("ours") and "--workers" not in n and "--compile" not in n):
+            for name in (n for n in ports if n == "ours" or "precision" in n):
                 for info in httpx.get(f"http://127.0.0.1:{ports[name]}/api/models", timeout=10).json():
                     error = info.get("precision_error_hu")
                     measured = f"; reduced precision measured at max {error:.1f} HU" if error is not None else ""

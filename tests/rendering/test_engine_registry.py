@@ -185,3 +185,34 @@ def test_reduced_precision_only_within_tolerance(models_dir: Path) -> None:
     assert fast.dtype == np.float32
     assert np.abs(fast - exact).max() * 1500 <= half_tolerance_hu(served.hu_range) + 1e-3
     assert served.backend_key == f"cpu-{str(served.dtype).removeprefix('torch.')}-channels_last-eager"
+
+
+def test_several_engine_threads_compute_at_once_and_count_exactly(gan: ServedModel) -> None:
+    """threads=2: two calls meet at a barrier (one worker alone would never get past it); then many concurrent
+    requests are all answered correctly, in-flight returns to 0, and the counters add up."""
+    latents = [torch.randn(2, 8, generator=torch.Generator().manual_seed(100 + i)) for i in range(40)]
+
+    async def scenario() -> list[np.ndarray]:
+        engine = InferenceEngine(torch.device("cpu"), max_batch=4, batch_wait_s=0.0, threads=2).start()
+        barrier = threading.Barrier(2, timeout=10)
+
+        def meet() -> str:
+            barrier.wait()
+            return threading.current_thread().name
+
+        names = await asyncio.gather(*(engine.call(meet) for _ in range(2)))
+        assert sorted(names) == ["latentct-engine-cpu-0", "latentct-engine-cpu-1"]
+        outputs = await asyncio.gather(*(engine.generate(gan, z) for z in latents))
+        assert engine.in_flight == 0
+        await engine.close()
+        assert engine.stats.images == 80 and engine.stats.jobs == 40 and engine.stats.calls == 2
+        assert sum(size * count for size, count in engine.stats.batch_sizes.items()) == 80
+        return outputs
+
+    for z, out in zip(latents, asyncio.run(scenario()), strict=True):
+        np.testing.assert_allclose(out, reference(gan, z), atol=1e-5)
+
+
+def test_engine_threads_must_be_positive() -> None:
+    with pytest.raises(InvalidInputError, match="threads 0"):
+        InferenceEngine(torch.device("cpu"), threads=0)

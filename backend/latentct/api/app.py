@@ -91,7 +91,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     configure_torch_threads(settings.cpu_threads)
     registry = ModelRegistry(settings.models_dir, device, settings.half_precision, settings.compile)
     engine = InferenceEngine(
-        device, max_batch=settings.max_batch, batch_wait_s=settings.batch_wait_ms / 1000.0, queue_size=settings.queue_size
+        device,
+        max_batch=settings.max_batch,
+        batch_wait_s=settings.batch_wait_ms / 1000.0,
+        queue_size=settings.queue_size,
+        threads=settings.engine_threads if device.type == "cpu" else 1,  # one stream of work per GPU
     ).start()
     label_store = None
     try:

@@ -22,15 +22,16 @@ class Device(str, Enum):
     cuda = "cuda"
 
 
-def _cpu_threads_per_worker(workers: int, cpu_threads: int) -> int:
-    """torch threads per process: the cores shared between the processes, one per process left to its event loop.
+def _cpu_threads_per_worker(workers: int, cpu_threads: int, engine_threads: int = 1) -> int:
+    """torch threads per engine thread: the cores shared between the processes, one per process left to its event loop,
+    the rest shared between the engine's threads (at least one each).
 
     The event loop parses HTTP and encodes PNGs while the engine computes; an intra-op pool as wide as the machine
     would fight it for the cores (and OpenMP barriers degrade badly when a thread of the pool is descheduled).
     """
     if cpu_threads > 0:
         return cpu_threads
-    return max(1, (os.cpu_count() or 1) // workers - 1)
+    return max(1, ((os.cpu_count() or 1) // workers - 1) // engine_threads)
 
 
 def serve(
@@ -50,6 +51,9 @@ def serve(
     cpu_threads: Annotated[
         int | None, typer.Option(min=0, max=256, help="torch threads per process; 0: cores / workers - 1 (one for HTTP)")
     ] = None,
+    engine_threads: Annotated[
+        int | None, typer.Option(min=1, max=64, help="CPU: batches computed at once per process, each in its own thread")
+    ] = None,
 ) -> None:
     """Serve the models over the REST contract (shared/design/api.md) and the web app. Ctrl-C stops gracefully."""
     import uvicorn
@@ -60,7 +64,7 @@ def serve(
 
     overrides = {
         "host": host, "port": port, "models_dir": models_dir, "device": device.value if device else None,
-        "workers": workers, "compile": compile, "cpu_threads": cpu_threads,
+        "workers": workers, "compile": compile, "cpu_threads": cpu_threads, "engine_threads": engine_threads,
     }
     # Settings travel to worker processes through the environment: the CLI's values win over LATENTCT_* already set
     for name, value in overrides.items():
@@ -73,7 +77,7 @@ def serve(
         raise InvalidInputError(f"bad setting (command line or LATENTCT_* environment): {problems}") from None
     if not settings.models_dir.is_dir():
         raise InvalidInputError(f"models dir {str(settings.models_dir)!r} does not exist; train models or pass --models-dir")
-    threads = _cpu_threads_per_worker(settings.workers, settings.cpu_threads)
+    threads = _cpu_threads_per_worker(settings.workers, settings.cpu_threads, settings.engine_threads)
     os.environ["LATENTCT_CPU_THREADS"] = str(threads)
     os.environ["LATENTCT_MODELS_DIR"] = str(settings.models_dir.resolve())
     typer.echo(

@@ -1,4 +1,5 @@
-"""The inference engine: one worker thread per device runs every forward pass, coalescing concurrent requests.
+"""The inference engine: one worker thread per device (several on a CPU if configured) runs every forward pass,
+coalescing concurrent requests.
 
 Request handlers `await engine.generate(model, latents)`; the event loop never runs a network. The worker takes the
 oldest job and every queued job for the same model (up to `max_batch` rows), waiting at most `batch_wait_s` (from the
@@ -103,13 +104,26 @@ def _resolve(job: _Job, result: Any = None, error: BaseException | None = None) 
 
 
 class InferenceEngine:
-    """One worker thread for one device; see the module docstring for the batching rules."""
+    """Worker threads for one device (one by default); see the module docstring for the batching rules.
+
+    `threads` > 1 lets several batches compute at once, each in its own thread; meant for a CPU with one torch
+    thread per worker, where single-threaded forwards in parallel scale better than one forward on an OpenMP pool
+    that shares its cores with the event loop.
+    """
 
     def __init__(
-        self, device: torch.device, *, max_batch: int = 64, batch_wait_s: float = 0.002, queue_size: int = 256
+        self,
+        device: torch.device,
+        *,
+        max_batch: int = 64,
+        batch_wait_s: float = 0.002,
+        queue_size: int = 256,
+        threads: int = 1,
     ) -> None:
-        if max_batch < 1 or queue_size < 1 or batch_wait_s < 0:
-            raise InvalidInputError(f"engine limits must be positive: max_batch {max_batch}, queue_size {queue_size}")
+        if max_batch < 1 or queue_size < 1 or batch_wait_s < 0 or threads < 1:
+            raise InvalidInputError(
+                f"engine limits must be positive: max_batch {max_batch}, queue_size {queue_size}, threads {threads}"
+            )
         self.device = device
         self.max_batch = max_batch
         self.chunk_rows = min(max_batch, CPU_CHUNK_ROWS) if device.type == "cpu" else max_batch
@@ -117,19 +131,24 @@ class InferenceEngine:
         self.queue_size = queue_size
         self.stats = EngineStats()
         self._pending: deque[_Job] = deque()
-        self._active = 0  # jobs taken by the worker and not yet answered
+        self._active = 0  # jobs taken by the workers and not yet answered
         self._cond = threading.Condition()
+        self._stats_lock = threading.Lock()
+        self.thread_count = threads
         self._stopping = False
         self._last_batch_jobs = 1
         self._mean_batch_s = 0.01
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     # lifecycle ------------------------------------------------------------------------------------------------
 
     def start(self) -> InferenceEngine:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=f"latentct-engine-{self.device}", daemon=True)
-            self._thread.start()
+        if not self._threads:
+            for i in range(self.thread_count):
+                name = f"latentct-engine-{self.device}" + (f"-{i}" if self.thread_count > 1 else "")
+                self._threads.append(threading.Thread(target=self._run, name=name, daemon=True))
+            for thread in self._threads:
+                thread.start()
         return self
 
     async def close(self, timeout_s: float = 30.0) -> None:
@@ -137,11 +156,11 @@ class InferenceEngine:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        thread = self._thread
-        if thread is not None:
-            await asyncio.to_thread(thread.join, timeout_s)
-            if thread.is_alive():
-                log.warning("inference engine still busy after %.0f s at shutdown", timeout_s)
+        deadline = time.monotonic() + timeout_s
+        for thread in self._threads:
+            await asyncio.to_thread(thread.join, max(0.0, deadline - time.monotonic()))
+        if any(thread.is_alive() for thread in self._threads):
+            log.warning("inference engine still busy after %.0f s at shutdown", timeout_s)
 
     @property
     def in_flight(self) -> int:
@@ -195,7 +214,7 @@ class InferenceEngine:
                 self._execute(batch)
             finally:
                 with self._cond:
-                    self._active = 0
+                    self._active -= len(batch)
 
     def _next_batch(self) -> list[_Job] | None:
         """Block until there is work; None once stopping with nothing left."""
@@ -210,7 +229,7 @@ class InferenceEngine:
                 self._cond.wait()
             first = self._pending.popleft()
             batch = [first]
-            self._active = 1
+            self._active += 1
             if first.call is None:
                 self._gather(batch)
             return batch
@@ -228,7 +247,7 @@ class InferenceEngine:
             if rows >= self.max_batch or remaining <= 0 or others_waiting or self._stopping or not company_likely:
                 break
             self._cond.wait(remaining)
-        self._active = len(batch)
+        self._active += len(batch) - 1  # the first job was counted when it was taken
         self._last_batch_jobs = len(batch)
 
     def _take_same_model(self, batch: list[_Job], model: ServedModel | None, capacity: int) -> int:
@@ -252,20 +271,22 @@ class InferenceEngine:
             self._execute_timed(batch)
         finally:
             if batch[0].call is None:  # calls (loading, compiling, encoders) are not image batches
-                self.stats.cpu_s += time.thread_time() - cpu_started
+                with self._stats_lock:
+                    self.stats.cpu_s += time.thread_time() - cpu_started
 
     def _execute_timed(self, batch: list[_Job]) -> None:
         started = time.perf_counter()
         first = batch[0]
         if first.call is not None:
-            self.stats.calls += 1
             try:
                 result = first.call()
             except BaseException as exc:  # the caller gets the exception; the worker keeps going
                 _resolve(first, error=exc)
             else:
                 _resolve(first, result)
-            self.stats.busy_s += time.perf_counter() - started
+            with self._stats_lock:
+                self.stats.calls += 1
+                self.stats.busy_s += time.perf_counter() - started
             return
         model = first.model
         assert model is not None
@@ -298,6 +319,10 @@ class InferenceEngine:
         return torch.cat(outputs).numpy()
 
     def _record(self, images: int, elapsed_s: float, jobs: int) -> None:
+        with self._stats_lock:
+            self._record_locked(images, elapsed_s, jobs)
+
+    def _record_locked(self, images: int, elapsed_s: float, jobs: int) -> None:
         stats = self.stats
         stats.batches += 1
         stats.images += images
