@@ -203,6 +203,10 @@ def test_several_engine_threads_compute_at_once_and_count_exactly(gan: ServedMod
         names = await asyncio.gather(*(engine.call(meet) for _ in range(2)))
         assert sorted(names) == ["latentct-engine-cpu-0", "latentct-engine-cpu-1"]
         outputs = await asyncio.gather(*(engine.generate(gan, z) for z in latents))
+        for _ in range(200):  # a worker answers its callers first, then counts its batch as done
+            if engine.in_flight == 0:
+                break
+            await asyncio.sleep(0.01)
         assert engine.in_flight == 0
         await engine.close()
         assert engine.stats.images == 80 and engine.stats.jobs == 40 and engine.stats.calls == 2

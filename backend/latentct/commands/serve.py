@@ -49,7 +49,8 @@ def serve(
         bool | None, typer.Option("--compile/--no-compile", help="torch.compile the generators for the CPU path")
     ] = None,
     cpu_threads: Annotated[
-        int | None, typer.Option(min=0, max=256, help="torch threads per process; 0: cores / workers - 1 (one for HTTP)")
+        int | None,
+        typer.Option(min=0, max=256, help="torch threads per engine thread; 0: (cores / workers - 1) / engine-threads"),
     ] = None,
     engine_threads: Annotated[
         int | None, typer.Option(min=1, max=64, help="CPU: batches computed at once per process, each in its own thread")

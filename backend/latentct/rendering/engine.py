@@ -6,7 +6,8 @@ oldest job and every queued job for the same model (up to `max_batch` rows), wai
 first job's arrival) for more when the previous batch had company, runs them as one batch under
 torch.inference_mode, and hands each caller its rows. A lone client therefore never waits, and concurrent clients
 are gathered into batches. Other work that must run on the device (encoders, latent optimisation steps, warm-up)
-goes through `call`, so torch never has two threads competing for the cores. At most `queue_size` jobs are in the
+goes through `call`, so torch never has two threads competing for the cores (with `threads` > 1, as many as there
+are workers, each with its share of the torch threads). At most `queue_size` jobs are in the
 engine at once (queued or computing); beyond that `generate` and `call` raise OverloadedError (503, Retry-After).
 """
 
