@@ -89,7 +89,7 @@ def evaluate_command(
 ) -> None:
     """Score direction sets against the phantom factors and a random baseline; writes <set>.eval.json and .eval.png."""
     _set_threads(threads)
-    from latentct.discovery.evaluate import EvaluationConfig, evaluate_sets
+    from latentct.discovery.evaluate import EvaluationConfig, evaluate_sets, verdict_line
 
     config = EvaluationConfig(
         seeds=seeds, extent=extent, steps=steps, realism_samples=realism_samples, random_sets=random_sets
@@ -100,12 +100,11 @@ def evaluate_command(
         scores = ", ".join(
             f"{name} {comparison[name]['set']:.3f} (random {comparison[name]['random_mean']:.3f}"
             f" +- {comparison[name]['random_sd']:.3f}, z {_z(comparison[name]['z'])})"
-            for name in ("effect_disentanglement", "clean_effect_score", "disentanglement", "alignment_score")
+            for name in ("clean_effect_score", "disentanglement", "alignment_score")  # the headline is in the verdict
         )
         per_factor = evaluation["set"]["per_factor"]
         clean = [f"{name} (d{row['direction']})" for name, row in per_factor.items() if row["tracked_cleanly"]]
-        outcome = "beats random clearly" if evaluation["verdict"]["beats_random_clearly"] else "not clearly above random"
-        typer.echo(f"{set_id}: {outcome}; {scores}; tracked cleanly: {', '.join(clean) or 'none'}")
+        typer.echo(f"{set_id}: {verdict_line(evaluation['verdict'])}; {scores}; tracked cleanly: {', '.join(clean) or 'none'}")
 
 
 def _z(value: float | None) -> str:

@@ -17,6 +17,7 @@ from latentct.artifacts import load_direction_set
 from latentct.artifacts.directions import evaluation_paths, load_direction_set_evaluation
 from latentct.data.hu import unit_to_hu, window_to_uint8
 from latentct.discovery.common import generate, latents_from_seeds, load_for_discovery, resolve_device
+from latentct.discovery.evaluate import verdict_line
 from latentct.errors import InvalidInputError, NotFoundError
 from latentct.fsutil import atomic_directory
 
@@ -222,16 +223,8 @@ def report_markdown(
 
 
 def _verdict_lines(verdict: dict[str, Any] | None) -> list[str]:
-    """One sentence on whether the set beats random sets clearly (evaluations written before it have none)."""
-    if verdict is None:
-        return []
-    said = "beats random clearly" if verdict["beats_random_clearly"] else "does not beat random clearly"
-    return [
-        f"The set {said}: {verdict['score']} {_fmt(verdict['set'])} against random sets' "
-        f"{_fmt(verdict['random_mean'])} ± {_fmt(verdict['random_sd'])} (z {_fmt(verdict['z'])}; clearly: z >= "
-        f"{verdict['min_z']} and above every random draw).",
-        "",
-    ]
+    """Whether the set beats random sets clearly (evaluations written before the verdict existed have none)."""
+    return [] if verdict is None else [f"Verdict: {verdict_line(verdict)}.", ""]
 
 
 def export_traversals(
