@@ -157,7 +157,8 @@ def test_registry_loads_reports_broken_folders_and_sets(tmp_path: Path) -> None:
     identity = registry.direction_set_identity("tiny-gan", "sefa")
     gan = registry.get("tiny-gan")
     assert identity == SetIdentity("tiny-gan", gan.generator_checksum, "sefa", gan.sets["sefa"].checksum, 4)
-    assert gan.dtype == torch.float32 and gan.backend_key == "cpu-float32-channels_last-eager"
+    assert gan.dtype == torch.float32 and gan.backend_key == "cpu-float32-channels_last-fused"
+    assert registry.get("tiny-vae").backend_key == "cpu-float32-channels_last-eager"  # the VAE is served as trained
     assert not any(p.requires_grad for p in gan.generator.parameters())
 
 

@@ -1,7 +1,7 @@
 """HTTP caching of rendered images: strong ETags from what decides the bytes, If-None-Match, and a bounded LRU.
 
 The ETag hashes the generator checksum, the direction set checksum, the normalised query, the endpoint and the
-render backend (device, dtype, compiled or not): the same model files and query give the same tag. The LRU keeps the
+render backend (device, dtype, serving form, compiled or not): the same model files and query give the same tag. The LRU keeps the
 first bytes rendered for a tag, so within a process a tag always names one byte string even where batched float
 arithmetic could differ in a last bit between batch sizes.
 """

@@ -22,6 +22,7 @@ from latentct.artifacts import list_direction_sets, list_model_dirs, load_direct
 from latentct.errors import InvalidInputError, NotFoundError
 from latentct.labels.catalog import SetIdentity
 from latentct.rendering.errors import NotReadyError
+from latentct.rendering.serving_forms import form_name, serving_form
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +88,13 @@ class ServedModel:
     hu_range: tuple[float, float]
     description: str
     generator_checksum: str
-    generator: nn.Module  # eager; (B, latent_dim) -> (B, 1, H, W) in [-1, 1]
+    generator: nn.Module  # eager; (B, latent_dim) -> (B, 1, H, W) in [-1, 1]; latent optimisation differentiates it
     encoder: nn.Module | None  # VAE only; image -> (mean, log_var)
     device: torch.device
     dtype: torch.dtype
     half_error_hu: float | None = None  # measured max deviation of reduced precision from float32, when considered
-    forward: Forward | None = None  # what the engine calls: the compiled generator, or the eager one
+    form: nn.Module | None = None  # the serving form (rendering/serving_forms.py) the engine runs; None: the generator
+    forward: Forward | None = None  # the compiled serving form, when --compile is on and compiling worked
     compiled: bool = False
     sets: dict[str, ServedDirectionSet] = field(default_factory=dict)
     broken_sets: dict[str, str] = field(default_factory=dict)
@@ -102,11 +104,14 @@ class ServedModel:
     def backend_key(self) -> str:
         """What, besides weights and query, decides the output bytes; part of every ETag."""
         precision = str(self.dtype).removeprefix("torch.")
-        return f"{self.device.type}-{precision}-channels_last-{'compiled' if self.compiled else 'eager'}"
+        form = form_name(self.form) if self.form is not None else "eager"
+        return f"{self.device.type}-{precision}-channels_last-{form}" + ("-compiled" if self.compiled else "")
 
     def run_forward(self, latents: torch.Tensor) -> torch.Tensor:
-        forward = self.forward if self.forward is not None else self.generator  # not `or`: a compiled module has no bool
-        return forward(latents)
+        """The compiled form if there is one, else the serving form, else the eager generator."""
+        if self.forward is not None:  # not `or`: a compiled module has no bool
+            return self.forward(latents)
+        return (self.form if self.form is not None else self.generator)(latents)
 
     def direction_set(self, set_id: str) -> ServedDirectionSet:
         validate_id("direction set id", set_id)
@@ -130,9 +135,9 @@ def _frozen(module: nn.Module, device: torch.device, dtype: torch.dtype) -> nn.M
 def _reduced_error_hu(
     generator: nn.Module, latent_dim: int, hu_range: tuple[float, float], device: torch.device, dtype: torch.dtype
 ) -> float:
-    """Largest |reduced - float32| over HALF_CHECK_SAMPLES seeded images, in HU."""
+    """Largest |served form in reduced precision - eager float32| over HALF_CHECK_SAMPLES seeded images, in HU."""
     z = torch.randn(HALF_CHECK_SAMPLES, latent_dim, generator=torch.Generator().manual_seed(HALF_CHECK_SEED)).to(device)
-    reduced = _frozen(copy.deepcopy(generator), device, dtype)
+    reduced = serving_form(copy.deepcopy(generator)).to(dtype)
     with torch.inference_mode():
         reference = generator(z).float()
         approx = reduced(z.to(dtype)).float()
@@ -187,6 +192,7 @@ def load_served_model(model_dir: Path, device: torch.device, half_precision: str
     hu_range = loaded.hu_range
     generator = _frozen(loaded.generator, device, torch.float32)  # the float32 reference the error is measured against
     dtype, half_error = _choose_dtype(generator, loaded.latent_dim, hu_range, device, half_precision)
+    form = serving_form(generator).to(dtype)  # folded from the float32 weights, then cast
     served = ServedModel(
         id=loaded.id,
         kind=loaded.kind,
@@ -196,6 +202,7 @@ def load_served_model(model_dir: Path, device: torch.device, half_precision: str
         description=str(loaded.manifest.get("description", "")),
         generator_checksum=loaded.generator_checksum,
         generator=_frozen(generator, device, dtype),
+        form=form if form is not generator else None,
         encoder=_frozen(loaded.encoder, device, dtype) if loaded.encoder is not None else None,
         device=device,
         dtype=dtype,
@@ -203,7 +210,7 @@ def load_served_model(model_dir: Path, device: torch.device, half_precision: str
         intended_use=str(loaded.manifest.get("intended_use", INTENDED_USE)),
     )
     if compile and device.type == "cpu":
-        served.forward, served.compiled = _compiled(served.generator), True
+        served.forward, served.compiled = _compiled(served.form if served.form is not None else served.generator), True
     _load_sets(model_dir, loaded.manifest, served)
     return served
 

@@ -1,0 +1,85 @@
+"""The fused DCGAN generator computes what the trained network computes; other generators are served unchanged."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from latentct.nets.dcgan import DCGANGenerator
+from latentct.nets.vae import VAEDecoder
+from latentct.rendering.engine import InferenceEngine
+from latentct.rendering.registry import load_served_model
+from latentct.rendering.serving_forms import FusedDCGANGenerator, form_name, serving_form
+from tests.factories import make_tiny_model
+
+
+def trained_like(generator: nn.Module, latent_dim: int, seed: int = 0) -> nn.Module:
+    """Non-trivial BatchNorm affine parameters and running statistics, as after training; then eval mode."""
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for module in generator.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.3, 0.3)
+        generator.train()
+        for _ in range(3):
+            generator(torch.randn(16, latent_dim))
+    return generator.eval()
+
+
+@pytest.mark.parametrize(("image_size", "ngf", "batch"), [(32, 8, 1), (64, 4, 5), (128, 4, 3)])
+def test_fused_dcgan_equals_the_eager_generator(image_size: int, ngf: int, batch: int) -> None:
+    generator = trained_like(DCGANGenerator(latent_dim=6, ngf=ngf, image_size=image_size), 6)
+    fused = serving_form(generator)
+    assert isinstance(fused, FusedDCGANGenerator) and form_name(fused) == "fused"
+    z = torch.randn(batch, 6, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        expected = generator(z)
+        for layout in (torch.contiguous_format, torch.channels_last):
+            got = serving_form(generator.to(memory_format=layout))(z)
+            assert got.shape == expected.shape == (batch, 1, image_size, image_size)
+            assert torch.allclose(got, expected, atol=1e-5), float((got - expected).abs().max())
+        assert torch.allclose(fused(z[:, :, None, None]), expected, atol=1e-5)  # the (B, D, 1, 1) latent form too
+
+
+def test_fusing_keeps_the_generators_own_weights_and_dtype() -> None:
+    generator = trained_like(DCGANGenerator(latent_dim=4, ngf=4, image_size=32), 4)
+    before = {k: v.clone() for k, v in generator.state_dict().items()}
+    fused = serving_form(generator.to(torch.float64))
+    assert all(p.dtype == torch.float64 and not p.requires_grad for p in fused.parameters())
+    assert all(torch.equal(before[k].to(v.dtype), v) for k, v in generator.state_dict().items())  # not modified in place
+    z = torch.randn(2, 4, dtype=torch.float64)
+    with torch.inference_mode():
+        assert torch.allclose(fused(z), generator(z), atol=1e-12)  # in float64 the two differ only by rounding
+
+
+def test_other_generators_and_layouts_are_not_fused() -> None:
+    decoder = VAEDecoder(latent_dim=4, base_channels=4, image_size=32).eval()
+    assert serving_form(decoder) is decoder and form_name(decoder) == "eager"
+    odd = DCGANGenerator(latent_dim=4, ngf=4, image_size=32)
+    odd.net[2] = nn.LeakyReLU(0.2)
+    with pytest.raises(ValueError, match="not a DCGAN block at layer 0"):
+        serving_form(odd)
+
+
+def test_the_engine_serves_the_fused_form_within_float_rounding(tmp_path: Path) -> None:
+    make_tiny_model(tmp_path, "gan", "gan", seed=4)
+    served = load_served_model(tmp_path / "gan", torch.device("cpu"), half_precision="off")
+    assert isinstance(served.form, FusedDCGANGenerator) and served.backend_key.endswith("-fused")
+    z = torch.randn(5, served.latent_dim, generator=torch.Generator().manual_seed(2))
+
+    async def render() -> np.ndarray:
+        engine = InferenceEngine(torch.device("cpu")).start()
+        try:
+            return await engine.generate(served, z)
+        finally:
+            await engine.close()
+
+    with torch.inference_mode():
+        eager = served.generator(z)[:, 0].numpy()
+    np.testing.assert_allclose(asyncio.run(render()), eager, atol=1e-5)
