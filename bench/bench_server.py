@@ -1,12 +1,13 @@
 """Serving speed over HTTP: our server against a naive one, side by side, on the demo models and this machine.
 
     .venv/bin/python bench/bench_server.py [--models-dir models] [--seconds 8] [--rounds 4] [--workers 2]
-                                           [--engine-threads 2] [--compile] [--reduced-precision]
+                                           [--engine-threads 1] [--compile] [--reduced-precision]
                                            [--device cpu|cuda] [--paper-size]
 
 The naive server (built below) is what one writes first: a sync FastAPI endpoint per request (so Starlette's thread
 pool runs them concurrently), an eager forward under no_grad per request, Pillow's default PNG compression. Ours is
-`latentct serve` as shipped, plus `--workers N` and `--engine-threads N` (and, on request, `--compile` and reduced
+`latentct serve` as shipped (on a CPU with 2+ cores: two engine threads), plus `--workers N` and `--engine-threads N`
+(by default 1, the single-threaded engine, for comparison) (and, on request, `--compile` and reduced
 precision forced on whatever its error, LATENTCT_HALF_PRECISION=on: bfloat16 on a CPU with native bf16, float16 on
 CUDA). All servers run at once in their own processes, idle except while measured; a light asyncio HTTP/1.1 client
 (raw sockets, keep-alive, one connection per client) visits them in turn, in interleaved rounds, so the drifting
@@ -396,24 +397,28 @@ def generator_macs(models_dir: Path) -> int:
     return count_macs(model.generator, torch.randn(1, model.latent_dim))
 
 
-def in_process_gflops(models_dir: Path, device: torch.device, batch: int, precision: str, repeats: int = 7) -> tuple[float, str]:
+def in_process_gflops(
+    models_dir: Path, device: torch.device, batch: int, precision: str, served: bool, repeats: int = 7
+) -> tuple[float, str]:
     """The generator's own rate, no HTTP: best of `repeats` forwards of `batch` images under inference_mode.
 
-    precision "off" is the float32 eager model (the naive server's); "auto" is the model as our server runs it.
+    precision "off" with `served` False is the float32 eager model (the naive server's); precision "auto" with `served`
+    True is the model as our server runs it (its serving form, in the precision the server picks).
     """
     from latentct.rendering.registry import load_served_model
 
     model = load_served_model(models_dir / DEMO["gan"][0], device, half_precision=precision)
     macs = generator_macs(models_dir)
     z = torch.randn(batch, model.latent_dim, device=device, dtype=model.dtype)
+    forward = model.run_forward if served else model.generator
     best = float("inf")
     with torch.inference_mode():
-        model.generator(z)
+        forward(z)
         for _ in range(repeats):
             if device.type == "cuda":
                 torch.cuda.synchronize()
             started = time.perf_counter()
-            model.generator(z)
+            forward(z)
             if device.type == "cuda":
                 torch.cuda.synchronize()
             best = min(best, time.perf_counter() - started)
@@ -450,7 +455,7 @@ def engine_stats(port: int) -> dict[str, float]:
 
 
 def measure_flops(models_dir: Path, device: torch.device, macs: int, results: list[ServerResult]) -> dict[str, float]:
-    """Like for like: our server's engine runs torch on one thread here (cores - 1), so the in-process rows do too."""
+    """Like for like on a CPU: torch on cores - 1 threads (one here, as each of our engine threads runs it)."""
     threads = torch.get_num_threads()
     flops: dict[str, float] = {f"matmul 2048^3 float32, {threads} threads": matmul_gflops(device)}
     if device.type == "cpu":
@@ -460,8 +465,8 @@ def measure_flops(models_dir: Path, device: torch.device, macs: int, results: li
     reduced_name = str(reduced).removeprefix("torch.")
     flops[f"matmul 2048^3 {reduced_name}, {torch.get_num_threads()} thread(s)"] = matmul_gflops(device, reduced)
     for precision, who in (("off", "naive's float32 eager"), ("auto", "as our server runs it")):
-        for batch in (1, 32):
-            rate, dtype = in_process_gflops(models_dir, device, batch, precision)
+        for batch in (1, 16, 32):
+            rate, dtype = in_process_gflops(models_dir, device, batch, precision, served=precision == "auto")
             flops[f"GAN forward, {who} ({dtype}), batch {batch}, in process"] = rate
     flops["GAN via our server, 32 clients (images/s x FLOP per image)"] = results[0].numbers["c32"] * 2 * macs / 1e9
     flops["GAN via the naive server, 32 clients"] = results[-1].numbers["c32"] * 2 * macs / 1e9
@@ -512,8 +517,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--compile", action="store_true", help="also measure our server with --compile")
     parser.add_argument("--workers", type=int, default=2, help="also measure our server with this many processes (0: no)")
-    parser.add_argument("--engine-threads", type=int, default=2,
-                        help="also measure our server with this many engine threads (0 or 1: no)")
+    parser.add_argument("--engine-threads", type=int, default=1,
+                        help="also measure our server with this many engine threads (0: no)")
     parser.add_argument("--reduced-precision", action="store_true",
                         help="also measure our server with LATENTCT_HALF_PRECISION=on (bfloat16 whatever its error)")
     parser.add_argument("--paper-size", action="store_true", help="stand-in GAN at the paper's width (ngf 128)")
@@ -544,7 +549,7 @@ def main() -> None:
         servers: list[tuple[str, list[str], dict[str, str]]] = [("ours", [], {})]
         if args.workers > 1:
             servers.append((f"ours --workers {args.workers}", ["--workers", str(args.workers)], {}))
-        if args.engine_threads > 1:
+        if args.engine_threads > 0:
             servers.append((f"ours --engine-threads {args.engine_threads}", ["--engine-threads", str(args.engine_threads)], {}))
         if args.compile:
             servers.append(("ours --compile", ["--compile"], {}))

@@ -36,7 +36,9 @@ class Settings(BaseSettings):
     queue_size: int = Field(256, ge=1, le=100_000)
     max_batch: int = Field(64, ge=1, le=4096)
     batch_wait_ms: float = Field(2.0, ge=0.0, le=1000.0)
-    engine_threads: int = Field(1, ge=1, le=64, description="CPU: worker threads computing batches at once")
+    engine_threads: int = Field(
+        0, ge=0, le=64, description="CPU: worker threads computing batches at once; 0: 2 if a process has 2+ cores, else 1"
+    )
 
     # request limits
     max_upload_bytes: int = Field(16 * 1024 * 1024, ge=1024)

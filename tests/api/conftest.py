@@ -79,17 +79,22 @@ class LiveServer:
 
     @contextmanager
     def engine_blocked(self) -> Iterator[None]:
-        """Occupy the inference worker with a job that waits until the block is left (to fill queues on purpose)."""
-        release, started = threading.Event(), threading.Event()
+        """Occupy every inference worker thread with a job that waits until the block is left (to fill queues on
+        purpose); the engine then holds `engine.thread_count` jobs."""
+        engine = self.app.state.engine
+        release, started = threading.Event(), threading.Semaphore(0)
 
         def block() -> None:
-            started.set()
+            started.release()
             release.wait(30)
 
-        engine = self.app.state.engine
-        runner = threading.Thread(target=lambda: asyncio.run(engine.call(block)), daemon=True)
+        async def block_all() -> None:
+            await asyncio.gather(*[engine.call(block) for _ in range(engine.thread_count)])
+
+        runner = threading.Thread(target=lambda: asyncio.run(block_all()), daemon=True)
         runner.start()
-        assert started.wait(10), "the engine did not pick up the blocking job"
+        for _ in range(engine.thread_count):
+            assert started.acquire(timeout=10), "the engine threads did not all pick up a blocking job"
         try:
             yield
         finally:
@@ -116,8 +121,9 @@ def server(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 @pytest.fixture(scope="session")
 def tight_server(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A server whose engine holds at most 2 requests (for overload tests)."""
-    live = LiveServer(settings_for(tmp_path_factory.mktemp("tight"), models_dir, queue_size=2, response_cache_mb=0)).start()
+    """A server whose engine has one worker thread and holds at most 2 requests (for overload tests)."""
+    settings = settings_for(tmp_path_factory.mktemp("tight"), models_dir, queue_size=2, response_cache_mb=0, engine_threads=1)
+    live = LiveServer(settings).start()
     yield live
     live.stop()
 

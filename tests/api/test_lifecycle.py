@@ -60,7 +60,8 @@ def test_graceful_shutdown_answers_the_request_in_flight(models_dir: Path, tmp_p
                 target=lambda: answers.append(httpx.get(f"{live.base_url}/api/models/tiny-vae/image.png?seed=5", timeout=30))
             )
             request.start()
-            while live.app.state.engine.in_flight < 2:
+            engine = live.app.state.engine
+            while engine.in_flight < engine.thread_count + 1:  # the blockers and the request
                 time.sleep(0.01)
             live.server.should_exit = True  # shutdown begins while the request waits for the engine
             time.sleep(0.2)

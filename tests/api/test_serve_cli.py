@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from latentct.rendering.cpu_threads import resolve_engine_threads
 from tests.api.conftest import free_port
 
 
@@ -36,6 +37,8 @@ def test_serve_command_starts_serves_and_stops(models_dir: Path, tmp_path: Path)
             assert ready, "the server did not become ready"
             assert [m["id"] for m in client.get("/api/models").json()] == ["tiny-gan", "tiny-vae"]
             assert client.get("/api/models/tiny-vae/image.png").status_code == 200
+            engine = client.get("/api/health").json()["engine"]
+            assert engine["threads"] == resolve_engine_threads(0) and engine["torch_threads"] == 1  # auto; --cpu-threads 1
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)
     finally:
@@ -53,3 +56,9 @@ def test_serve_refuses_a_missing_models_dir(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error: models dir") and "Traceback" not in result.stderr
+
+
+def test_engine_threads_auto_is_two_where_a_process_has_two_cores() -> None:
+    assert [resolve_engine_threads(0, workers=1, cores=c) for c in (1, 2, 3, 16)] == [1, 2, 2, 2]
+    assert resolve_engine_threads(0, workers=2, cores=2) == 1 and resolve_engine_threads(0, workers=2, cores=4) == 2
+    assert resolve_engine_threads(3, workers=8, cores=1) == 3  # a setting is kept as given

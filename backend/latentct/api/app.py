@@ -32,6 +32,7 @@ from latentct.api.frontend import mount_frontend
 from latentct.api.limits import BodyLimitMiddleware
 from latentct.config import Settings
 from latentct.labels import open_label_store
+from latentct.rendering.cpu_threads import resolve_engine_threads
 from latentct.rendering.engine import InferenceEngine, configure_torch_threads
 from latentct.rendering.registry import ModelRegistry, ServedModel, resolve_device
 
@@ -95,7 +96,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         max_batch=settings.max_batch,
         batch_wait_s=settings.batch_wait_ms / 1000.0,
         queue_size=settings.queue_size,
-        threads=settings.engine_threads if device.type == "cpu" else 1,  # one stream of work per GPU
+        threads=resolve_engine_threads(settings.engine_threads, settings.workers) if device.type == "cpu" else 1,  # 1 per GPU
     ).start()
     label_store = None
     try:

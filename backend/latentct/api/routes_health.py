@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -19,7 +20,13 @@ async def health(registry: RegistryDep, engine: EngineDep, cache: CacheDep) -> H
         ready=registry.ready,
         models=[m.id for m in registry.models()],
         broken=registry.broken,
-        engine={**engine.stats.as_dict(), "in_flight": engine.in_flight, "cache": cache.stats()},
+        engine={
+            **engine.stats.as_dict(),
+            "in_flight": engine.in_flight,
+            "threads": engine.thread_count,
+            "torch_threads": torch.get_num_threads(),
+            "cache": cache.stats(),
+        },
     )
 
 

@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from latentct.errors import InvalidInputError
+from latentct.rendering.cpu_threads import available_cores, resolve_engine_threads
 
 APP_FACTORY = "latentct.api.app:create_app"
 UVICORN_WS_MAX_BYTES = 1024 * 1024  # live-socket messages are a few hundred bytes
@@ -31,7 +32,7 @@ def _cpu_threads_per_worker(workers: int, cpu_threads: int, engine_threads: int 
     """
     if cpu_threads > 0:
         return cpu_threads
-    return max(1, ((os.cpu_count() or 1) // workers - 1) // engine_threads)
+    return max(1, (available_cores() // workers - 1) // engine_threads)
 
 
 def serve(
@@ -50,10 +51,12 @@ def serve(
     ] = None,
     cpu_threads: Annotated[
         int | None,
-        typer.Option(min=0, max=256, help="torch threads per engine thread; 0: (cores / workers - 1) / engine-threads"),
+        typer.Option(min=0, max=256, help="torch threads per engine thread; 0: (cores / workers - 1) / engine threads"),
     ] = None,
     engine_threads: Annotated[
-        int | None, typer.Option(min=1, max=64, help="CPU: batches computed at once per process, each in its own thread")
+        int | None,
+        typer.Option(min=0, max=64, help="CPU: batches computed at once per process, each in its own thread; 0: 2 if a "
+                     "process has 2 or more cores, else 1"),
     ] = None,
 ) -> None:
     """Serve the models over the REST contract (shared/design/api.md) and the web app. Ctrl-C stops gracefully."""
@@ -78,7 +81,8 @@ def serve(
         raise InvalidInputError(f"bad setting (command line or LATENTCT_* environment): {problems}") from None
     if not settings.models_dir.is_dir():
         raise InvalidInputError(f"models dir {str(settings.models_dir)!r} does not exist; train models or pass --models-dir")
-    threads = _cpu_threads_per_worker(settings.workers, settings.cpu_threads, settings.engine_threads)
+    engine_threads = resolve_engine_threads(settings.engine_threads, settings.workers)
+    threads = _cpu_threads_per_worker(settings.workers, settings.cpu_threads, engine_threads)
     os.environ["LATENTCT_CPU_THREADS"] = str(threads)
     os.environ["LATENTCT_MODELS_DIR"] = str(settings.models_dir.resolve())
     typer.echo(

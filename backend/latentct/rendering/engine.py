@@ -1,5 +1,5 @@
-"""The inference engine: one worker thread per device (several on a CPU if configured) runs every forward pass,
-coalescing concurrent requests.
+"""The inference engine: one worker thread per device (on a CPU with 2+ cores, two by default) runs every forward
+pass, coalescing concurrent requests.
 
 Request handlers `await engine.generate(model, latents)`; the event loop never runs a network. The worker takes the
 oldest job and every queued job for the same model (up to `max_batch` rows), waiting at most `batch_wait_s` (from the
@@ -34,10 +34,11 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 # On a CPU the forward runs in chunks of at most this many rows: beyond it the activations leave the cache and the
-# cost per image rises. Demo models, one idle core, ms per image at 1/4/8/16/32/64 rows: GAN 2.97/2.07/1.93/2.25/
-# 2.22/2.53, VAE 3.16/2.41/2.26/3.29/3.37/3.87 (8 rows was best for both; the first measurement, on a busy machine,
-# could not tell 8 from 16).
-CPU_CHUNK_ROWS = 8
+# cost per image rises. Demo models as served (the GAN fused), one idle core, 48 images in chunks of 1/2/4/6/8/12/16/
+# 24/48 rows, ms per image: GAN 2.96/2.19/1.84/1.68/1.69/1.61/1.56/1.54/1.95, VAE 3.05/2.60/2.31/2.24/2.15/2.10/2.08/
+# 3.24/3.38. 16 is near the best for both and short of the cliff; 32 clients over HTTP, two engine threads: 590
+# images/s at 16 rows, 562 at 8. (Before the GAN was fused, 8 rows was best: its BatchNorm passes doubled the traffic.)
+CPU_CHUNK_ROWS = 16
 
 
 @dataclass

@@ -1,0 +1,26 @@
+"""How many threads the rendering service computes with on a CPU (no torch import: the CLI reads this at start)."""
+
+from __future__ import annotations
+
+import os
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, which containers narrow; else the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def resolve_engine_threads(setting: int, workers: int = 1, cores: int | None = None) -> int:
+    """Engine threads per process on a CPU: the setting, or for 0 (auto) 2 when a process has 2 or more cores, else 1.
+
+    Two batches computing at once use two cores while the event loop fits in between; one engine thread leaves a
+    core to the event loop alone, which needs about a third of one. Demo GAN on 2 cores, 32 clients: 590 images/s
+    with 2 engine threads, 456 with 1; 3 or 4 were no faster than 2.
+    """
+    if setting > 0:
+        return setting
+    per_process = (available_cores() if cores is None else cores) // max(workers, 1)
+    return 2 if per_process >= 2 else 1
