@@ -26,7 +26,10 @@ from latentct.rendering.serving_forms import form_name, serving_form
 
 log = logging.getLogger(__name__)
 
-HALF_CHECK_SAMPLES = 16  # seeded latents on which reduced-precision output is compared with float32 before it is used
+# Seeded latents on which reduced-precision output is compared with float32 before it is used. 64, not 16: a
+# mixed form we tried (the demo GAN in bfloat16 with float32 first and last layers; not shipped) put 45 of 1024
+# images over the tolerance (max 18.7 HU); a 16-image check would pass it about half the time, 64 one time in 18.
+HALF_CHECK_SAMPLES = 64
 HALF_CHECK_SEED = 20240601
 Forward = Callable[[torch.Tensor], torch.Tensor]
 
