@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import struct
+import zlib
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from latentct.api.caching import RENDER_VERSION
 from latentct.errors import InvalidInputError, NotFoundError
 from latentct.rendering.encoding import forth_and_back, gif_bytes, multipart_chunks, png_bytes, strip, upscale
 from latentct.rendering.latents import (
@@ -23,6 +27,8 @@ from latentct.rendering.latents import (
     traversal_values,
 )
 from latentct.rendering.windows import PRESETS, parse_window, unit_to_grey
+
+PINNED_SCANLINES = "19f9c2f16d88e1e9f5d8b75d999b2a033fab3d05b061f7ee7bde8cd58ed8f422"  # see the tripwire test
 
 
 def test_latent_from_seed_is_the_contract_formula() -> None:
@@ -78,7 +84,7 @@ def test_windows_parse_and_map() -> None:
     assert unit_to_grey(np.array([-1.0], np.float32), (-1000.0, 2000.0), parse_window("lung")).tolist() == [60]
 
 
-@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (9, 1), (128, 128), (128, 1152), (300, 257)])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (9, 1), (128, 128), (128, 1152), (300, 257), (1100, 300)])
 def test_png_writer_round_trips_every_byte(shape: tuple[int, int]) -> None:
     """Our writer (average filter, zlib RLE), read back by Pillow: noise, flat, ramps wrapping at 255, a strided view."""
     rng = np.random.default_rng(sum(shape))
@@ -97,6 +103,24 @@ def test_png_writer_round_trips_every_byte(shape: tuple[int, int]) -> None:
     for bad in (np.zeros((0, 4), np.uint8), np.zeros((4, 4), np.uint16), np.zeros((2, 2, 2), np.uint8)):
         with pytest.raises(InvalidInputError, match="PNG needs a non-empty 2-D uint8 image"):
             png_bytes(bad)
+
+
+def test_png_scanlines_are_pinned_with_the_render_version() -> None:
+    """A tripwire: strong ETags promise identical bytes, so a change to how PNGs are filtered must bump RENDER_VERSION.
+
+    The decompressed IDAT (filter bytes and filtered rows) is pinned, not the deflate stream, which may differ
+    between zlib builds without changing the image. (1100 x 300 also spans two filter blocks.)
+    """
+    grey = (np.arange(1100 * 300).reshape(1100, 300) * 7 % 256).astype(np.uint8)
+    data = png_bytes(grey)
+    chunks, pos = {}, 8
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        chunks[data[pos + 4 : pos + 8]] = data[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+    assert chunks[b"IHDR"] == struct.pack(">IIBBBBB", 300, 1100, 8, 0, 0, 0, 0)
+    scanlines = hashlib.sha256(zlib.decompress(chunks[b"IDAT"])).hexdigest()
+    assert (RENDER_VERSION, scanlines) == (2, PINNED_SCANLINES), "PNG bytes changed: bump RENDER_VERSION, re-pin"
 
 
 def test_png_writer_is_no_larger_than_pillows_fast_level_on_a_ct_slice() -> None:
