@@ -162,12 +162,13 @@ def test_registry_loads_reports_broken_folders_and_sets(tmp_path: Path) -> None:
     assert not any(p.requires_grad for p in gan.generator.parameters())
 
 
-def test_reduced_precision_only_within_tolerance(models_dir: Path) -> None:
+@pytest.mark.parametrize(("model_id", "form"), [("tiny-vae", "eager"), ("tiny-gan", "fused")])
+def test_reduced_precision_only_within_tolerance(models_dir: Path, model_id: str, form: str) -> None:
     from latentct.rendering.registry import half_tolerance_hu, reduced_precision_dtype
 
     reduced = reduced_precision_dtype(torch.device("cpu"))
-    served = load_served_model(models_dir / "tiny-vae", torch.device("cpu"), half_precision="auto")
-    reference = load_served_model(models_dir / "tiny-vae", torch.device("cpu"), half_precision="off")
+    served = load_served_model(models_dir / model_id, torch.device("cpu"), half_precision="auto")
+    reference = load_served_model(models_dir / model_id, torch.device("cpu"), half_precision="off")
     assert reference.dtype == torch.float32 and reference.half_error_hu is None
     if reduced is None:
         assert served.dtype == torch.float32
@@ -185,7 +186,12 @@ def test_reduced_precision_only_within_tolerance(models_dir: Path) -> None:
     fast, exact = asyncio.run(both())
     assert fast.dtype == np.float32
     assert np.abs(fast - exact).max() * 1500 <= half_tolerance_hu(served.hu_range) + 1e-3
-    assert served.backend_key == f"cpu-{str(served.dtype).removeprefix('torch.')}-channels_last-eager"
+    assert served.backend_key == f"cpu-{str(served.dtype).removeprefix('torch.')}-channels_last-{form}"
+    forced = load_served_model(models_dir / model_id, torch.device("cpu"), half_precision="on")
+    assert forced.dtype == reduced and forced.half_error_hu == served.half_error_hu  # the same check, whatever it found
+    with torch.inference_mode():  # the served form in reduced precision computes what the eager network computes in it
+        z16 = z.to(reduced)
+        np.testing.assert_allclose(forced.run_forward(z16).float().numpy(), forced.generator(z16).float().numpy(), atol=1e-3)
 
 
 def test_several_engine_threads_compute_at_once_and_count_exactly(gan: ServedModel) -> None:

@@ -14,7 +14,7 @@ from latentct.nets.dcgan import DCGANGenerator
 from latentct.nets.vae import VAEDecoder
 from latentct.rendering.engine import InferenceEngine
 from latentct.rendering.registry import load_served_model
-from latentct.rendering.serving_forms import FusedDCGANGenerator, form_name, serving_form
+from latentct.rendering.serving_forms import FusedDCGANGenerator, _folded, form_name, serving_form
 from tests.factories import make_tiny_model
 
 
@@ -65,6 +65,35 @@ def test_other_generators_and_layouts_are_not_fused() -> None:
     odd.net[2] = nn.LeakyReLU(0.2)
     with pytest.raises(ValueError, match="not a DCGAN block at layer 0"):
         serving_form(odd)
+    variants = {
+        "has a bias": lambda g: setattr(g.net[-2], "bias", nn.Parameter(torch.zeros(1))),
+        "groups 2": lambda g: setattr(g.net[3], "groups", 2),
+        "dilation \\(2, 2\\)": lambda g: setattr(g.net[3], "dilation", (2, 2)),
+        "output_padding \\(1, 1\\)": lambda g: setattr(g.net[-2], "output_padding", (1, 1)),
+    }
+    for message, change in variants.items():
+        generator = DCGANGenerator(latent_dim=4, ngf=4, image_size=32)
+        change(generator)
+        with pytest.raises(ValueError, match=message):
+            serving_form(generator)
+
+
+@pytest.mark.parametrize(("conv_bias", "affine"), [(True, True), (False, False), (True, False)])
+def test_batchnorm_folding_with_conv_bias_and_without_affine(conv_bias: bool, affine: bool) -> None:
+    """The folded convolution equals BN(convT(x)) in the branches a DCGAN does not have (conv bias, no affine)."""
+    torch.manual_seed(3)
+    conv = nn.ConvTranspose2d(6, 5, 4, 2, 1, bias=conv_bias)
+    bn = nn.BatchNorm2d(5, affine=affine)
+    x = torch.randn(3, 6, 4, 4)
+    with torch.no_grad():
+        bn.train()
+        for _ in range(3):
+            bn(conv(torch.randn(8, 6, 4, 4)) * 2 + 1)  # running statistics far from (0, 1)
+        bn.eval()
+        weight, bias = _folded(conv, bn)
+        expected = bn(conv(x))
+        got = torch.nn.functional.conv_transpose2d(x, weight, bias, 2, 1)
+    assert torch.allclose(got, expected, atol=1e-5), float((got - expected).abs().max())
 
 
 def test_the_engine_serves_the_fused_form_within_float_rounding(tmp_path: Path) -> None:

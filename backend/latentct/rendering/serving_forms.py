@@ -74,17 +74,30 @@ def form_name(module: nn.Module) -> str:
 def _conv_bn_blocks(
     layers: list[nn.Module],
 ) -> tuple[list[tuple[nn.ConvTranspose2d, nn.BatchNorm2d]], nn.ConvTranspose2d]:
-    """[ConvT, BN, ReLU] * n + [ConvT, Tanh] -> the n (ConvT, BN) pairs and the last ConvT; anything else is refused."""
+    """[ConvT, BN, ReLU] * n + [ConvT, Tanh] -> the n (ConvT, BN) pairs and the last ConvT; anything else is refused
+    (ValueError), so an architecture the fused form does not compute exactly never reaches a client."""
     blocks = []
     for i in range(0, len(layers) - 2, 3):
         conv, bn, act = layers[i : i + 3]
         if not (isinstance(conv, nn.ConvTranspose2d) and isinstance(bn, nn.BatchNorm2d) and isinstance(act, nn.ReLU)):
             raise ValueError(f"not a DCGAN block at layer {i}: {type(conv).__name__}, {type(bn).__name__}, {type(act).__name__}")
-        blocks.append((conv, bn))
+        blocks.append((_plain(conv, f"layer {i}"), bn))
     last, tanh = layers[-2:]
     if len(layers) % 3 != 2 or not isinstance(last, nn.ConvTranspose2d) or not isinstance(tanh, nn.Tanh):
         raise ValueError("a DCGAN generator ends with ConvTranspose2d and Tanh")
-    return blocks, last
+    if last.bias is not None:
+        raise ValueError("the last ConvTranspose2d has a bias; the fused form computes it without one")
+    return blocks, _plain(last, "the last layer")
+
+
+def _plain(conv: nn.ConvTranspose2d, where: str) -> nn.ConvTranspose2d:
+    """Only what the fused form computes: no groups, no dilation, no output padding (the DCGAN's convolutions)."""
+    if conv.groups != 1 or set(conv.dilation) != {1} or set(conv.output_padding) != {0}:
+        raise ValueError(
+            f"{where}: groups {conv.groups}, dilation {conv.dilation}, output_padding {conv.output_padding} are not "
+            "fused (only 1, 1, 0)"
+        )
+    return conv
 
 
 def _folded(conv: nn.ConvTranspose2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
