@@ -103,7 +103,9 @@ class LiveServer:
 
 
 def settings_for(root: Path, models_dir: Path, **overrides: Any) -> Settings:
-    # float32: the tests compare pixels with the contract's formula evaluated here (up to float rounding)
+    # float32: the tests compare pixels with the contract's formula evaluated here (up to float rounding); two engine
+    # threads, the default on a CPU with 2+ cores, whatever cores the machine running the tests has
+    overrides = {"engine_threads": 2, **overrides}
     return Settings(models_dir=models_dir, data_dir=root / "var", device="cpu", cpu_threads=1, half_precision="off", **overrides)
 
 

@@ -32,7 +32,7 @@ from latentct.api.frontend import mount_frontend
 from latentct.api.limits import BodyLimitMiddleware
 from latentct.config import Settings
 from latentct.labels import open_label_store
-from latentct.rendering.cpu_threads import resolve_engine_threads
+from latentct.rendering.cpu_threads import resolve_engine_threads, resolve_torch_threads
 from latentct.rendering.engine import InferenceEngine, configure_torch_threads
 from latentct.rendering.registry import ModelRegistry, ServedModel, resolve_device
 
@@ -89,14 +89,15 @@ async def load_and_warm(registry: ModelRegistry, engine: InferenceEngine) -> Non
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     device = resolve_device(settings.device)
-    configure_torch_threads(settings.cpu_threads)
+    engine_threads = resolve_engine_threads(settings.engine_threads, settings.workers) if device.type == "cpu" else 1
+    configure_torch_threads(resolve_torch_threads(settings.cpu_threads, settings.workers, engine_threads))
     registry = ModelRegistry(settings.models_dir, device, settings.half_precision, settings.compile)
     engine = InferenceEngine(
         device,
         max_batch=settings.max_batch,
         batch_wait_s=settings.batch_wait_ms / 1000.0,
         queue_size=settings.queue_size,
-        threads=resolve_engine_threads(settings.engine_threads, settings.workers) if device.type == "cpu" else 1,  # 1 per GPU
+        threads=engine_threads,  # one stream of work per GPU
     ).start()
     label_store = None
     try:

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from latentct.errors import InvalidInputError
-from latentct.rendering.cpu_threads import available_cores, resolve_engine_threads
+from latentct.rendering.cpu_threads import resolve_engine_threads, resolve_torch_threads
 
 APP_FACTORY = "latentct.api.app:create_app"
 UVICORN_WS_MAX_BYTES = 1024 * 1024  # live-socket messages are a few hundred bytes
@@ -21,18 +21,6 @@ class Device(str, Enum):
     auto = "auto"
     cpu = "cpu"
     cuda = "cuda"
-
-
-def _cpu_threads_per_worker(workers: int, cpu_threads: int, engine_threads: int = 1) -> int:
-    """torch threads per engine thread: the cores shared between the processes, one per process left to its event loop,
-    the rest shared between the engine's threads (at least one each).
-
-    The event loop parses HTTP and encodes PNGs while the engine computes; an intra-op pool as wide as the machine
-    would fight it for the cores (and OpenMP barriers degrade badly when a thread of the pool is descheduled).
-    """
-    if cpu_threads > 0:
-        return cpu_threads
-    return max(1, (available_cores() // workers - 1) // engine_threads)
 
 
 def serve(
@@ -82,7 +70,7 @@ def serve(
     if not settings.models_dir.is_dir():
         raise InvalidInputError(f"models dir {str(settings.models_dir)!r} does not exist; train models or pass --models-dir")
     engine_threads = resolve_engine_threads(settings.engine_threads, settings.workers)
-    threads = _cpu_threads_per_worker(settings.workers, settings.cpu_threads, engine_threads)
+    threads = resolve_torch_threads(settings.cpu_threads, settings.workers, engine_threads)
     os.environ["LATENTCT_CPU_THREADS"] = str(threads)
     os.environ["LATENTCT_MODELS_DIR"] = str(settings.models_dir.resolve())
     typer.echo(

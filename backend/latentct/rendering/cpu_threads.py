@@ -24,3 +24,17 @@ def resolve_engine_threads(setting: int, workers: int = 1, cores: int | None = N
         return setting
     per_process = (available_cores() if cores is None else cores) // max(workers, 1)
     return 2 if per_process >= 2 else 1
+
+
+def resolve_torch_threads(cpu_threads: int, workers: int = 1, engine_threads: int = 1, cores: int | None = None) -> int:
+    """torch threads per engine thread: the setting, or for 0 the cores shared between the processes, one per process
+    left to its event loop, the rest shared between the engine's threads (at least one each).
+
+    The event loop parses HTTP and encodes PNGs while the engine computes; an intra-op pool as wide as the machine
+    would fight it for the cores (and OpenMP barriers degrade badly when a thread of the pool is descheduled).
+    `latentct serve` and an app built by `create_app` (uvicorn --factory) resolve it alike.
+    """
+    if cpu_threads > 0:
+        return cpu_threads
+    per_process = (available_cores() if cores is None else cores) // max(workers, 1)
+    return max(1, (per_process - 1) // max(engine_threads, 1))
