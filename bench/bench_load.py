@@ -9,10 +9,11 @@ images (60 %, fresh seeds, one random shift), traversal strips of 9 or 33 frames
 annotator tokens (15 %). Printed: requests per second, p50/p99 latency per kind, every status code, the server's
 resident memory before and after each round (stable memory: later rounds add little), and whether
 every label that got a 201 is in the store afterwards.
-Overload: a second server with a small queue (`--queue-size`, one image per forward pass) gets `--burst` strips at
-once: how many are served and refused (503 with Retry-After), how fast the refusals come back compared with the
-served requests (the burst's latencies include its own client queueing on this machine; a probe thread with raw
-sockets times 20 more requests once the engine is full), and that the server answers normally right after.
+Overload: a second server with a small queue (`--queue-size`; one engine thread and one image per forward pass, so
+the engine stays full for a while) gets `--burst` strips at once: how many are served and refused (503 with
+Retry-After), how fast the refusals come back compared with the served requests (the burst's latencies include its
+own client queueing on this machine; a probe thread with raw sockets times 20 more requests once the engine is full),
+and that the server answers normally right after.
 When `--models-dir` holds no model the run serves stand-ins with the demo architecture (DCGAN ngf 32, ResNet-VAE base
 16, 128 px, latent 32, random weights); the table says which. No assertions: numbers side by side, written to `--out`.
 """
@@ -162,7 +163,9 @@ def probe_refusals(port: int, path: str, set_id: str, queue_size: int, count: in
 
 
 def overload(models_dir: Path, root: Path, count: int, queue_size: int, arenas: str, lines: list[str]) -> None:
-    server = start_server(models_dir, root, "overload", arenas, queue_size=queue_size, max_batch=1, response_cache_mb=0)
+    server = start_server(
+        models_dir, root, "overload", arenas, queue_size=queue_size, max_batch=1, engine_threads=1, response_cache_mb=0
+    )
     try:
         with server.client() as client:
             model = client.get("/api/models").json()[0]
@@ -186,7 +189,8 @@ def overload(models_dir: Path, root: Path, count: int, queue_size: int, arenas: 
         return f"{np.percentile(values, q) * 1000:.0f}" if values else "-"
 
     lines += [
-        f"\n### Overload: {count} strips of 33 frames at once, queue {queue_size}, one image per forward pass\n",
+        f"\n### Overload: {count} strips of 33 frames at once, queue {queue_size}, one engine thread, "
+        "one image per forward pass\n",
         "| answer | count | p50 ms | p99 ms |", "| --- | ---: | ---: | ---: |",
         f"| 200 served | {len(served)} | {ms(served, 50)} | {ms(served, 99)} |",
         f"| 503 refused | {len(refused)} | {ms(refused, 50)} | {ms(refused, 99)} |",
