@@ -158,12 +158,12 @@ def test_registry_loads_reports_broken_folders_and_sets(tmp_path: Path) -> None:
     gan = registry.get("tiny-gan")
     assert identity == SetIdentity("tiny-gan", gan.generator_checksum, "sefa", gan.sets["sefa"].checksum, 4)
     assert gan.dtype == torch.float32 and gan.backend_key == "cpu-float32-channels_last-fused"
-    assert registry.get("tiny-vae").backend_key == "cpu-float32-channels_last-eager"  # the VAE is served as trained
+    assert registry.get("tiny-vae").backend_key == "cpu-float32-channels_last-fused"
     assert not any(p.requires_grad for p in gan.generator.parameters())
 
 
-@pytest.mark.parametrize(("model_id", "form"), [("tiny-vae", "eager"), ("tiny-gan", "fused")])
-def test_reduced_precision_only_within_tolerance(models_dir: Path, model_id: str, form: str) -> None:
+@pytest.mark.parametrize("model_id", ["tiny-vae", "tiny-gan"])
+def test_reduced_precision_only_within_tolerance(models_dir: Path, model_id: str) -> None:
     from latentct.rendering.registry import half_tolerance_hu, reduced_precision_dtype
 
     reduced = reduced_precision_dtype(torch.device("cpu"))
@@ -186,7 +186,7 @@ def test_reduced_precision_only_within_tolerance(models_dir: Path, model_id: str
     fast, exact = asyncio.run(both())
     assert fast.dtype == np.float32
     assert np.abs(fast - exact).max() * 1500 <= half_tolerance_hu(served.hu_range) + 1e-3
-    assert served.backend_key == f"cpu-{str(served.dtype).removeprefix('torch.')}-channels_last-{form}"
+    assert served.backend_key == f"cpu-{str(served.dtype).removeprefix('torch.')}-channels_last-fused"
     forced = load_served_model(models_dir / model_id, torch.device("cpu"), half_precision="on")
     assert forced.dtype == reduced and forced.half_error_hu == served.half_error_hu  # the same check, whatever it found
     with torch.inference_mode():  # the served form in reduced precision computes what the eager network computes in it

@@ -1,4 +1,4 @@
-"""The fused DCGAN generator computes what the trained network computes; other generators are served unchanged."""
+"""The fused DCGAN generator and VAE decoder compute what the trained networks compute; others are served unchanged."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from latentct.nets.dcgan import DCGANGenerator
 from latentct.nets.vae import VAEDecoder
 from latentct.rendering.engine import InferenceEngine
 from latentct.rendering.registry import load_served_model
-from latentct.rendering.serving_forms import FusedDCGANGenerator, _folded, form_name, serving_form
+from latentct.rendering.serving_forms import FusedDCGANGenerator, FusedVAEDecoder, _folded, form_name, serving_form
 from tests.factories import make_tiny_model
 
 
@@ -58,9 +58,30 @@ def test_fusing_keeps_the_generators_own_weights_and_dtype() -> None:
         assert torch.allclose(fused(z), generator(z), atol=1e-12)  # in float64 the two differ only by rounding
 
 
+@pytest.mark.parametrize(("image_size", "base", "batch"), [(32, 4, 1), (64, 2, 5), (128, 2, 2)])
+def test_fused_vae_decoder_equals_the_eager_decoder(image_size: int, base: int, batch: int) -> None:
+    """No upsampling, one 2 x 2 convolution per block to the four output phases: the same image to float rounding."""
+    decoder = trained_like(VAEDecoder(latent_dim=6, base_channels=base, image_size=image_size), 6, seed=image_size)
+    with torch.no_grad():  # biases the paper's init leaves at zero-mean noise: make the skip path's bias matter too
+        for block in decoder.blocks:
+            block.skip.bias.uniform_(-0.2, 0.2)
+    fused = serving_form(decoder)
+    assert isinstance(fused, FusedVAEDecoder) and form_name(fused) == "fused"
+    z = torch.randn(batch, 6, generator=torch.Generator().manual_seed(5))
+    with torch.inference_mode():
+        expected = decoder(z)
+        got = fused(z)
+    assert got.shape == expected.shape == (batch, 1, image_size, image_size)
+    assert torch.allclose(got, expected, atol=1e-5), float((got - expected).abs().max())
+
+
 def test_other_generators_and_layouts_are_not_fused() -> None:
-    decoder = VAEDecoder(latent_dim=4, base_channels=4, image_size=32).eval()
-    assert serving_form(decoder) is decoder and form_name(decoder) == "eager"
+    plain = nn.Sequential(nn.Linear(4, 16), nn.Unflatten(1, (1, 4, 4)), nn.Tanh())
+    assert serving_form(plain) is plain and form_name(plain) == "eager"
+    strided = VAEDecoder(latent_dim=4, base_channels=4, image_size=32)
+    strided.blocks[2].conv2.stride = (2, 2)
+    with pytest.raises(ValueError, match="only 3 x 3 convolutions with stride 1 and padding 1"):
+        serving_form(strided)
     odd = DCGANGenerator(latent_dim=4, ngf=4, image_size=32)
     odd.net[2] = nn.LeakyReLU(0.2)
     with pytest.raises(ValueError, match="not a DCGAN block at layer 0"):

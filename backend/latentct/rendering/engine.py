@@ -34,10 +34,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 # On a CPU the forward runs in chunks of at most this many rows: beyond it the activations leave the cache and the
-# cost per image rises. Demo models as served (the GAN fused), one idle core, 48 images in chunks of 1/2/4/6/8/12/16/
-# 24/48 rows, ms per image: GAN 2.96/2.19/1.84/1.68/1.69/1.61/1.56/1.54/1.95, VAE 3.05/2.60/2.31/2.24/2.15/2.10/2.08/
-# 3.24/3.38. 16 is near the best for both and short of the cliff; 32 clients over HTTP, two engine threads: 590
-# images/s at 16 rows, 562 at 8. (Before the GAN was fused, 8 rows was best: its BatchNorm passes doubled the traffic.)
+# cost per image rises. Demo models as served (fused), one idle core, 48 images in chunks of 1/2/4/6/8/12/16/24/48
+# rows, ms per image: GAN 2.81/2.26/1.91/1.65/1.62/1.54/1.50/1.50/1.94, VAE 2.19/1.72/1.60/1.42/1.37/1.29/1.24/1.32/
+# 2.16. 16 is the best for both, short of the cliff; 32 clients over HTTP, two engine threads: 590 images/s at 16
+# rows, 562 at 8. (Before the networks were fused, 8 rows was best: the BatchNorm passes doubled the traffic.)
 CPU_CHUNK_ROWS = 16
 
 
