@@ -4,10 +4,13 @@
 `FusedDCGANGenerator`:
 - each eval-mode BatchNorm is folded into the ConvTranspose before it (a per-channel scale of the weights and a bias),
   so a block is one convolution and an in-place ReLU instead of three passes over the activations;
-- the last layer (to one channel) is a matrix product and an overlap-add (`F.fold`) instead of a ConvTranspose:
-  oneDNN's transposed convolution to a single output channel runs at a few GFLOP/s, and on the demo GAN it took 18 %
-  of the forward time for 1.5 % of its multiply-adds.
-Demo GAN, batch 8, one CPU thread: 2.13 ms per image eager, 1.75 ms fused (torch.compile with frozen weights: 2.08).
+- the last layer (to one channel) is a 2 x 2 convolution to its four output phases (row and column parity),
+  interleaved, instead of a ConvTranspose: oneDNN's transposed convolution to a single output channel runs at a few
+  GFLOP/s, and on the demo GAN it took 18 % of the forward time for 1.5 % of its multiply-adds (0.39 ms per image;
+  as a matrix product and an overlap-add 0.13 ms; as phases 0.09 ms). The middle layers stay transposed
+  convolutions: as phases they measured 6-18 % slower.
+Demo GAN, batch 8, one CPU thread: 1.95-2.13 ms per image eager, 1.68 ms fused (the last layer as a matrix product:
+1.75; torch.compile of the eager network with frozen weights: 2.08).
 
 For the ResNet-VAE decoder it is `FusedVAEDecoder`: each up block without its upsampling (see `FusedResidualUp`),
 BatchNorm folded, the skip and main convolutions as one. Demo VAE, one CPU thread: 3.30 ms per image eager, 1.30 ms
@@ -42,10 +45,10 @@ class FusedDCGANGenerator(nn.Module):
             self.weights.append(nn.Parameter(weight.contiguous(memory_format=torch.channels_last), requires_grad=False))
             self.biases.append(nn.Parameter(bias, requires_grad=False))
             self.geometry.append((_single(conv.stride), _single(conv.padding)))
-        cin, cout, k, _ = last.weight.shape
-        # rows: input channels; columns: (output channel, ky, kx), the order F.fold expects
-        self.last_weight = nn.Parameter(last.weight.detach().reshape(cin, cout * k * k).clone(), requires_grad=False)
-        self.last_geometry = (k, _single(last.stride), _single(last.padding))
+        self.last_channels = int(last.weight.shape[1])
+        self.last_weight = nn.Parameter(
+            _transposed_phase_kernels(last.weight.detach()).contiguous(memory_format=torch.channels_last), requires_grad=False
+        )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = z.reshape(z.shape[0], self.latent_dim, 1, 1)
@@ -54,13 +57,8 @@ class FusedDCGANGenerator(nn.Module):
         return torch.tanh(self._last_layer(x))
 
     def _last_layer(self, x: torch.Tensor) -> torch.Tensor:
-        """ConvTranspose2d as columns = pixels x weight, then overlap-add of each pixel's k x k patch."""
-        k, stride, padding = self.last_geometry
-        n, c, h, w = x.shape
-        pixels = x.permute(0, 2, 3, 1).reshape(n, h * w, c)  # free when x is channels-last
-        columns = (pixels @ self.last_weight).transpose(1, 2)  # (n, cout * k * k, h * w)
-        size = ((h - 1) * stride - 2 * padding + k, (w - 1) * stride - 2 * padding + k)
-        return F.fold(columns, size, k, stride=stride, padding=padding)
+        """The 4 x 4, stride 2 ConvTranspose2d as a 2 x 2 convolution to its four output phases, interleaved."""
+        return _interleave(F.conv2d(x, self.last_weight, None, padding=1), self.last_channels)
 
 
 class FusedResidualUp(nn.Module):
@@ -119,6 +117,25 @@ class FusedVAEDecoder(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = z.reshape(z.shape[0], self.latent_dim, 1, 1).contiguous(memory_format=torch.channels_last)
         return torch.tanh(F.conv2d(self.blocks(x), self.out_weight, self.out_bias, padding=1))
+
+
+# A ConvTranspose2d with kernel 4, stride 2, padding 1 writes output row 2i from input rows i (kernel row 1) and i - 1
+# (row 3), and row 2i + 1 from rows i + 1 (row 0) and i (row 2). As a 2 x 2 convolution with padding 1, whose window
+# at output row t covers input rows t - 1 and t, phase 0 is t = i with taps (3, 1), phase 1 t = i + 1 with (2, 0).
+_TRANSPOSED_TAPS = ((3, 1), (2, 0))
+
+
+def _transposed_phase_kernels(weight: torch.Tensor) -> torch.Tensor:
+    """(in, out, 4, 4) ConvTranspose2d kernel (stride 2, padding 1) -> (4 * out, in, 2, 2): phases (row, col) major."""
+    in_channels, out_channels = weight.shape[:2]
+    kernels = torch.zeros(2, 2, out_channels, in_channels, 2, 2, dtype=weight.dtype)
+    for row_phase in (0, 1):
+        for col_phase in (0, 1):
+            for ty in (0, 1):
+                for tx in (0, 1):
+                    ky, kx = _TRANSPOSED_TAPS[row_phase][ty], _TRANSPOSED_TAPS[col_phase][tx]
+                    kernels[row_phase, col_phase, :, :, ty, tx] = weight[:, :, ky, kx].T
+    return kernels.reshape(4 * out_channels, in_channels, 2, 2)
 
 
 # For output phase p (row or column parity), which tap of the 2 x 2 kernel (0: the earlier input row, 1: the later)
@@ -187,6 +204,8 @@ def _conv_bn_blocks(
         raise ValueError("a DCGAN generator ends with ConvTranspose2d and Tanh")
     if last.bias is not None:
         raise ValueError("the last ConvTranspose2d has a bias; the fused form computes it without one")
+    if tuple(last.kernel_size) != (4, 4) or _single(last.stride) != 2 or _single(last.padding) != 1:
+        raise ValueError(f"the last layer must be a 4 x 4 ConvTranspose2d with stride 2 and padding 1, got {last}")
     return blocks, _plain(last, "the last layer")
 
 
