@@ -22,8 +22,7 @@ def resolve_engine_threads(setting: int, workers: int = 1, cores: int | None = N
     """
     if setting > 0:
         return setting
-    per_process = (available_cores() if cores is None else cores) // max(workers, 1)
-    return 2 if per_process >= 2 else 1
+    return 2 if _cores_per_process(workers, cores) >= 2 else 1
 
 
 def resolve_torch_threads(cpu_threads: int, workers: int = 1, engine_threads: int = 1, cores: int | None = None) -> int:
@@ -36,5 +35,8 @@ def resolve_torch_threads(cpu_threads: int, workers: int = 1, engine_threads: in
     """
     if cpu_threads > 0:
         return cpu_threads
-    per_process = (available_cores() if cores is None else cores) // max(workers, 1)
-    return max(1, (per_process - 1) // max(engine_threads, 1))
+    return max(1, (_cores_per_process(workers, cores) - 1) // max(engine_threads, 1))
+
+
+def _cores_per_process(workers: int, cores: int | None) -> int:
+    return (available_cores() if cores is None else cores) // max(workers, 1)

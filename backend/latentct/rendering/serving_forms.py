@@ -47,7 +47,8 @@ class FusedDCGANGenerator(nn.Module):
             self.geometry.append((_single(conv.stride), _single(conv.padding)))
         self.last_channels = int(last.weight.shape[1])
         self.last_weight = nn.Parameter(
-            _transposed_phase_kernels(last.weight.detach()).contiguous(memory_format=torch.channels_last), requires_grad=False
+            _phase_kernels(last.weight.detach().transpose(0, 1), _TRANSPOSED_TAPS).contiguous(memory_format=torch.channels_last),
+            requires_grad=False,
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -86,7 +87,7 @@ class FusedResidualUp(nn.Module):
         self.weight1 = nn.Parameter(weight1.contiguous(memory_format=torch.channels_last), requires_grad=False)
         self.bias1 = nn.Parameter(bias1, requires_grad=False)
         self.phase_weight = nn.Parameter(
-            _phase_kernels(joint).contiguous(memory_format=torch.channels_last), requires_grad=False
+            _phase_kernels(joint, _UPSAMPLED_TAPS).contiguous(memory_format=torch.channels_last), requires_grad=False
         )
         self.phase_bias = nn.Parameter((skip_bias.detach() + bias2).repeat(4), requires_grad=False)
 
@@ -119,42 +120,29 @@ class FusedVAEDecoder(nn.Module):
         return torch.tanh(F.conv2d(self.blocks(x), self.out_weight, self.out_bias, padding=1))
 
 
-# A ConvTranspose2d with kernel 4, stride 2, padding 1 writes output row 2i from input rows i (kernel row 1) and i - 1
-# (row 3), and row 2i + 1 from rows i + 1 (row 0) and i (row 2). As a 2 x 2 convolution with padding 1, whose window
-# at output row t covers input rows t - 1 and t, phase 0 is t = i with taps (3, 1), phase 1 t = i + 1 with (2, 0).
-_TRANSPOSED_TAPS = ((3, 1), (2, 0))
+# A 2 x 2 convolution with padding 1 has its window at output row t over input rows t - 1 and t (taps 0 and 1); the
+# four phases of an output (row and column parity) are interleaved by `_interleave`, phase p at t = i + p for output
+# row 2i + p. These tables say, per phase and 2 x 2 tap, which taps of the original kernel add up there.
+#
+# A ConvTranspose2d with kernel 4, stride 2, padding 1 writes output row 2i from input rows i - 1 (kernel row 3) and
+# i (row 1), and row 2i + 1 from rows i (row 2) and i + 1 (row 0).
+_TRANSPOSED_TAPS = (((3,), (1,)), ((2,), (0,)))
+# A 3 x 3 convolution (padding 1) of a nearest-doubled image reads, for output row 2i, input rows i - 1, i, i (kernel
+# rows 0, 1, 2), and for row 2i + 1 rows i, i, i + 1.
+_UPSAMPLED_TAPS = (((0,), (1, 2)), ((0, 1), (2,)))
 
 
-def _transposed_phase_kernels(weight: torch.Tensor) -> torch.Tensor:
-    """(in, out, 4, 4) ConvTranspose2d kernel (stride 2, padding 1) -> (4 * out, in, 2, 2): phases (row, col) major."""
-    in_channels, out_channels = weight.shape[:2]
-    kernels = torch.zeros(2, 2, out_channels, in_channels, 2, 2, dtype=weight.dtype)
-    for row_phase in (0, 1):
-        for col_phase in (0, 1):
-            for ty in (0, 1):
-                for tx in (0, 1):
-                    ky, kx = _TRANSPOSED_TAPS[row_phase][ty], _TRANSPOSED_TAPS[col_phase][tx]
-                    kernels[row_phase, col_phase, :, :, ty, tx] = weight[:, :, ky, kx].T
-    return kernels.reshape(4 * out_channels, in_channels, 2, 2)
-
-
-# For output phase p (row or column parity), which tap of the 2 x 2 kernel (0: the earlier input row, 1: the later)
-# each tap of the 3 x 3 kernel (0, 1, 2: offsets -1, 0, +1 in the upsampled image) lands on. Phase 0 (output row 2i)
-# reads input rows i - 1, i, i; phase 1 (row 2i + 1) reads i, i, i + 1. With padding 1 the 2 x 2 window at output
-# row t covers input rows t - 1 and t: phase 0 uses t = i, phase 1 uses t = i + 1 (see `_interleave`).
-_PHASE_TAPS = ((0, 1, 1), (0, 0, 1))
-
-
-def _phase_kernels(weight: torch.Tensor) -> torch.Tensor:
-    """(out, in, 3, 3) kernel of a conv after nearest 2x upsampling -> (4 * out, in, 2, 2): phases (row, col) major."""
+def _phase_kernels(weight: torch.Tensor, taps: tuple[tuple[tuple[int, ...], ...], ...]) -> torch.Tensor:
+    """(out, in, k, k) kernel -> (4 * out, in, 2, 2) 2 x 2 kernels of the four phases, (row, col) major; in float64."""
     out_channels, in_channels = weight.shape[:2]
     kernels = torch.zeros(2, 2, out_channels, in_channels, 2, 2, dtype=torch.float64)
     for row_phase in (0, 1):
         for col_phase in (0, 1):
-            for ky in range(3):
-                for kx in range(3):
-                    tap = (_PHASE_TAPS[row_phase][ky], _PHASE_TAPS[col_phase][kx])
-                    kernels[row_phase, col_phase, :, :, tap[0], tap[1]] += weight[:, :, ky, kx].double()
+            for ty in (0, 1):
+                for tx in (0, 1):
+                    for ky in taps[row_phase][ty]:
+                        for kx in taps[col_phase][tx]:
+                            kernels[row_phase, col_phase, :, :, ty, tx] += weight[:, :, ky, kx].double()
     return kernels.reshape(4 * out_channels, in_channels, 2, 2).to(weight.dtype)
 
 
