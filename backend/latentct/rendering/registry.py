@@ -188,9 +188,22 @@ def _load_sets(model_dir: Path, manifest: dict[str, Any], served: ServedModel) -
         )
 
 
+def use_strict_float32(device: torch.device) -> None:
+    """On CUDA, float32 convolutions and matmuls in float32, not TF32 (cuDNN's default for convolutions).
+
+    TF32 keeps 10 mantissa bits: served "float32" images would differ from the CPU's by more than rounding, and the
+    reference the reduced-precision check measures against would itself be reduced. Speed on a GPU comes from float16,
+    taken only where measured within tolerance. Process-wide: a serving process serves only.
+    """
+    if device.type == "cuda":
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+
+
 def load_served_model(model_dir: Path, device: torch.device, half_precision: str = "auto", compile: bool = False) -> ServedModel:
     """Load one model folder for serving; raises the artifact layer's errors for a broken folder."""
     validate_id("model folder name", model_dir.name)
+    use_strict_float32(device)
     loaded = load_model(model_dir, device="cpu", components=("generator", "encoder"))
     hu_range = loaded.hu_range
     generator = _frozen(loaded.generator, device, torch.float32)  # the float32 reference the error is measured against

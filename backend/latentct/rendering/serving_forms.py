@@ -135,7 +135,7 @@ _UPSAMPLED_TAPS = (((0,), (1, 2)), ((0, 1), (2,)))
 def _phase_kernels(weight: torch.Tensor, taps: tuple[tuple[tuple[int, ...], ...], ...]) -> torch.Tensor:
     """(out, in, k, k) kernel -> (4 * out, in, 2, 2) 2 x 2 kernels of the four phases, (row, col) major; in float64."""
     out_channels, in_channels = weight.shape[:2]
-    kernels = torch.zeros(2, 2, out_channels, in_channels, 2, 2, dtype=torch.float64)
+    kernels = torch.zeros(2, 2, out_channels, in_channels, 2, 2, dtype=torch.float64, device=weight.device)
     for row_phase in (0, 1):
         for col_phase in (0, 1):
             for ty in (0, 1):
