@@ -5,10 +5,10 @@
                                            [--device cpu|cuda] [--paper-size]
 
 The naive server (built below) is what one writes first: a sync FastAPI endpoint per request (so Starlette's thread
-pool runs them concurrently), an eager forward under no_grad per request, Pillow's default PNG compression. Ours is
-`latentct serve` as shipped (on a CPU with 2+ cores: two engine threads), plus `--workers N` and `--engine-threads N`
-(by default 1, the single-threaded engine, for comparison) (and, on request, `--compile` and reduced
-precision forced on whatever its error, LATENTCT_HALF_PRECISION=on: bfloat16 on a CPU with native bf16, float16 on
+pool runs them concurrently), an eager forward under no_grad per request on the same device as ours, Pillow's default
+PNG compression. Ours is `latentct serve` as shipped (on a CPU with 2+ cores: two engine threads), plus `--workers N`
+and `--engine-threads N` (by default 1, the single-threaded engine, for comparison) (and, on request, `--compile` and
+reduced precision forced on whatever its error, LATENTCT_HALF_PRECISION=on: bfloat16 on a CPU with native bf16, float16 on
 CUDA). All servers run at once in their own processes, idle except while measured; a light asyncio HTTP/1.1 client
 (raw sockets, keep-alive, one connection per client) visits them in turn, in interleaved rounds, so the drifting
 load of a shared machine hits all of them alike.
@@ -57,15 +57,15 @@ STAND_IN_SET = "bench"
 # the naive server
 
 
-def naive_app(models_dir: Path):  # type: ignore[no-untyped-def]
-    """Per-request eager forward in Starlette's thread pool, default PNG compression; full window only."""
+def naive_app(models_dir: Path, device: str = "cpu"):  # type: ignore[no-untyped-def]
+    """Per-request eager forward on `device` in Starlette's thread pool, default PNG compression; full window only."""
     from fastapi import FastAPI, Response
     from PIL import Image
 
     from latentct.artifacts import list_direction_sets, list_model_dirs, load_direction_set, load_model
     from latentct.data.hu import unit_to_hu, window_to_uint8
 
-    models = {d.name: load_model(d) for d in list_model_dirs(models_dir)}
+    models = {d.name: load_model(d, device=device) for d in list_model_dirs(models_dir)}
     sets = {(m, s): load_direction_set(models_dir / m, s).directions for m in models for s in list_direction_sets(models_dir / m)}
     app = FastAPI()
 
@@ -81,7 +81,7 @@ def naive_app(models_dir: Path):  # type: ignore[no-untyped-def]
         loaded = models[model]
         z = torch.randn(loaded.latent_dim, generator=torch.Generator().manual_seed(seed))
         with torch.no_grad():
-            unit = loaded.generator(z[None])[0, 0].numpy()
+            unit = loaded.generator(z[None].to(device))[0, 0].cpu().numpy()
         return Response(png(unit, loaded.hu_range), media_type="image/png")
 
     @app.get("/api/models/{model}/traversal.png")
@@ -90,16 +90,16 @@ def naive_app(models_dir: Path):  # type: ignore[no-untyped-def]
         z = torch.randn(loaded.latent_dim, generator=torch.Generator().manual_seed(seed))
         t = torch.linspace(-extent, extent, steps)[:, None]
         with torch.no_grad():
-            frames = loaded.generator(z[None] + t * sets[(model, set)][direction][None])[:, 0].numpy()
+            frames = loaded.generator((z[None] + t * sets[(model, set)][direction][None]).to(device))[:, 0].cpu().numpy()
         return Response(png(np.concatenate(list(frames), axis=1), loaded.hu_range), media_type="image/png")
 
     return app
 
 
-def run_naive_server(models_dir: Path, port: int) -> None:
+def run_naive_server(models_dir: Path, port: int, device: str) -> None:
     import uvicorn
 
-    uvicorn.run(naive_app(models_dir), host="127.0.0.1", port=port, log_level="warning")
+    uvicorn.run(naive_app(models_dir, device), host="127.0.0.1", port=port, log_level="warning")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -285,7 +285,8 @@ def server(
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("LATENTCT_")}  # each variant: its own settings
     env = {**inherited, "LATENTCT_DATA_DIR": str(data_dir), "LATENTCT_LOG_LEVEL": "warning", **(settings or {})}
     if kind == "naive":
-        command = [sys.executable, __file__, "--naive-server", "--port", str(port), "--models-dir", str(models_dir)]
+        command = [sys.executable, __file__, "--naive-server", "--port", str(port), "--models-dir", str(models_dir),
+                   "--device", device]
         ready_path = f"/api/models/{DEMO['gan'][0]}/image.png"
     else:
         command = [sys.executable, "-m", "latentct.cli", "serve", "--models-dir", str(models_dir), "--port", str(port),
@@ -527,7 +528,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.naive_server:
-        run_naive_server(args.models_dir, args.port)
+        run_naive_server(args.models_dir, args.port, args.device)
         return
 
     scratch = Path(tempfile.mkdtemp(prefix="latentct-bench-"))
@@ -541,8 +542,9 @@ def main() -> None:
         else:
             notes.append(f"models: the shipped demo models in {models_dir}")
         device = torch.device(args.device)
+        gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
         notes.append(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
-                     f"{torch.__version__}, {torch.get_num_threads()} torch threads; device {device}")
+                     f"{torch.__version__}, {torch.get_num_threads()} torch threads; device {device}{gpu}")
         notes.append(f"load average (1/5/15 min) at start: {load_average()} (the machine is shared with other work)")
         macs = generator_macs(models_dir)
         notes.append(f"GAN generator: {macs / 1e9:.3f} GMAC per image (count_macs)")

@@ -1,6 +1,8 @@
-"""Training-step throughput (images/s) of the demo-width DCGAN and ResNet VAE: default memory format vs channels_last.
+"""Training-step throughput (images/s) of the DCGAN and ResNet VAE: default memory format vs channels_last.
 
-    .venv/bin/python bench/bench_training.py [--batch-size 32] [--steps 4] [--threads 1] [--device auto]
+    .venv/bin/python bench/bench_training.py [--batch-size 32] [--steps 4] [--threads 1] [--device auto] [--paper-size]
+
+Demo widths (DCGAN ngf=ndf=32, VAE base 16) by default; `--paper-size` adds the paper's (ngf=ndf=128, base 64).
 
 One training step = everything `latentct train` does per batch (augmentation, D and G steps / VAE step). On CUDA the
 run also uses bf16 autocast, as training does. Prints a table; no assertions.
@@ -20,14 +22,21 @@ from latentct.training.gan import GANTrainer
 from latentct.training.runtime import Runtime, resolve_device
 from latentct.training.vae import VAETrainer
 
-DEMO = {
-    "gan": (GANConfig(ngf=32, ndf=32), {"latent_dim": 32, "ngf": 32, "ndf": 32, "image_size": 128}),
-    "vae": (VAEConfig(base_channels=16), {"latent_dim": 32, "base_channels": 16, "image_size": 128}),
-}
+
+def gan(width: int) -> tuple[str, GANConfig, dict[str, int]]:
+    return "gan", GANConfig(ngf=width, ndf=width), {"latent_dim": 32, "ngf": width, "ndf": width, "image_size": 128}
 
 
-def images_per_second(kind: str, runtime: Runtime, batch_size: int, steps: int) -> float:
-    config, arch = DEMO[kind]
+def vae(base: int) -> tuple[str, VAEConfig, dict[str, int]]:
+    return "vae", VAEConfig(base_channels=base), {"latent_dim": 32, "base_channels": base, "image_size": 128}
+
+
+MODELS = {"DCGAN ngf=ndf=32, 128 px": gan(32), "ResNet VAE base=16, 128 px": vae(16)}
+PAPER_MODELS = {"DCGAN ngf=ndf=128 (paper)": gan(128), "ResNet VAE base=64 (paper)": vae(64)}
+
+
+def images_per_second(label: str, runtime: Runtime, batch_size: int, steps: int) -> float:
+    kind, config, arch = {**MODELS, **PAPER_MODELS}[label]
     config = dataclasses.replace(config, batch_size=batch_size, epochs=10)
     torch.manual_seed(0)
     trainer = GANTrainer(config, arch, runtime) if kind == "gan" else VAETrainer(config, arch, runtime)  # type: ignore[arg-type]
@@ -54,6 +63,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--paper-size", action="store_true", help="also the paper's widths (DCGAN 128, VAE 64)")
     args = parser.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -61,9 +71,9 @@ def main() -> None:
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} thread(s), batch {args.batch_size}, "
           f"{args.steps} timed steps")
     print(f"{'model':28s} {'default (img/s)':>16s} {'channels_last (img/s)':>22s} {'ratio':>7s}")
-    for kind, label in (("gan", "DCGAN ngf=ndf=32, 128 px"), ("vae", "ResNet VAE base=16, 128 px")):
-        default = images_per_second(kind, Runtime(device, channels_last=False), args.batch_size, args.steps)
-        channels_last = images_per_second(kind, Runtime(device, channels_last=True), args.batch_size, args.steps)
+    for label in [*MODELS, *(PAPER_MODELS if args.paper_size else {})]:
+        default = images_per_second(label, Runtime(device, channels_last=False), args.batch_size, args.steps)
+        channels_last = images_per_second(label, Runtime(device, channels_last=True), args.batch_size, args.steps)
         print(f"{label:28s} {default:16.1f} {channels_last:22.1f} {channels_last / default:7.2f}")
 
 
