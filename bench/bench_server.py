@@ -517,6 +517,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds over the servers")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--compile", action="store_true", help="also measure our server with --compile")
+    parser.add_argument("--cpu-threads", type=int, default=0, help="also measure our server with this many torch threads (0: no)")
     parser.add_argument("--workers", type=int, default=2, help="also measure our server with this many processes (0: no)")
     parser.add_argument("--engine-threads", type=int, default=1,
                         help="also measure our server with this many engine threads (0: no)")
@@ -555,6 +556,8 @@ def main() -> None:
             servers.append((f"ours --engine-threads {args.engine_threads}", ["--engine-threads", str(args.engine_threads)], {}))
         if args.compile:
             servers.append(("ours --compile", ["--compile"], {}))
+        if args.cpu_threads > 0:
+            servers.append((f"ours --cpu-threads {args.cpu_threads}", ["--cpu-threads", str(args.cpu_threads)], {}))
         if args.reduced_precision:
             servers.append(("ours, reduced precision on", [], {"LATENTCT_HALF_PRECISION": "on"}))
         servers.append(("naive", [], {}))

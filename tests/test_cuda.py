@@ -95,6 +95,7 @@ def test_the_app_serves_images_strips_and_encodes_on_cuda(models_dir: Path, tmp_
         with httpx.Client(base_url=live.base_url, timeout=30) as client:
             served = {m["id"]: m for m in client.get("/api/models").json()}
             assert served["tiny-gan-128"]["device"].startswith("cuda") and served["tiny-gan-128"]["precision"] == "float32"
+            assert client.get("/api/health").json()["engine"]["torch_threads"] == 1  # a GPU's CPU work is small copies
             response = client.get("/api/models/tiny-gan-128/image.png", params={"seed": 3})
             assert response.status_code == 200
             assert Image.open(io.BytesIO(response.content)).size == (128, 128)

@@ -90,7 +90,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     device = resolve_device(settings.device)
     engine_threads = resolve_engine_threads(settings.engine_threads, settings.workers) if device.type == "cpu" else 1
-    configure_torch_threads(resolve_torch_threads(settings.cpu_threads, settings.workers, engine_threads))
+    torch_threads = resolve_torch_threads(settings.cpu_threads, settings.workers, engine_threads, device_type=device.type)
+    configure_torch_threads(torch_threads)
     registry = ModelRegistry(settings.models_dir, device, settings.half_precision, settings.compile)
     engine = InferenceEngine(
         device,

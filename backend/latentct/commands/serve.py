@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 
 from latentct.errors import InvalidInputError
-from latentct.rendering.cpu_threads import resolve_engine_threads, resolve_torch_threads
 
 APP_FACTORY = "latentct.api.app:create_app"
 UVICORN_WS_MAX_BYTES = 1024 * 1024  # live-socket messages are a few hundred bytes
@@ -39,7 +38,7 @@ def serve(
     ] = None,
     cpu_threads: Annotated[
         int | None,
-        typer.Option(min=0, max=256, help="torch threads per engine thread; 0: (cores / workers - 1) / engine threads"),
+        typer.Option(min=0, max=256, help="torch threads per engine thread; 0: CPU (cores/workers - 1)/engine threads, GPU 1"),
     ] = None,
     engine_threads: Annotated[
         int | None,
@@ -69,9 +68,6 @@ def serve(
         raise InvalidInputError(f"bad setting (command line or LATENTCT_* environment): {problems}") from None
     if not settings.models_dir.is_dir():
         raise InvalidInputError(f"models dir {str(settings.models_dir)!r} does not exist; train models or pass --models-dir")
-    engine_threads = resolve_engine_threads(settings.engine_threads, settings.workers)
-    threads = resolve_torch_threads(settings.cpu_threads, settings.workers, engine_threads)
-    os.environ["LATENTCT_CPU_THREADS"] = str(threads)
     os.environ["LATENTCT_MODELS_DIR"] = str(settings.models_dir.resolve())
     typer.echo(
         f"serving {settings.models_dir.resolve()} on http://{settings.host}:{settings.port} "

@@ -25,9 +25,15 @@ def resolve_engine_threads(setting: int, workers: int = 1, cores: int | None = N
     return 2 if _cores_per_process(workers, cores) >= 2 else 1
 
 
-def resolve_torch_threads(cpu_threads: int, workers: int = 1, engine_threads: int = 1, cores: int | None = None) -> int:
+def resolve_torch_threads(
+    cpu_threads: int, workers: int = 1, engine_threads: int = 1, cores: int | None = None, device_type: str = "cpu"
+) -> int:
     """torch threads per engine thread: the setting, or for 0 the cores shared between the processes, one per process
-    left to its event loop, the rest shared between the engine's threads (at least one each).
+    left to its event loop, the rest shared between the engine's threads (at least one each); on a GPU, one.
+
+    On a GPU the CPU's torch work is small copies; a pool as wide as the machine only spins after each of them (the
+    demo GAN on an H200, 16 cores: 3.3 ms of server CPU per image with 15 threads, against 1.0 ms per image with 4
+    processes of 3 threads each).
 
     The event loop parses HTTP and encodes PNGs while the engine computes; an intra-op pool as wide as the machine
     would fight it for the cores (and OpenMP barriers degrade badly when a thread of the pool is descheduled).
@@ -35,6 +41,8 @@ def resolve_torch_threads(cpu_threads: int, workers: int = 1, engine_threads: in
     """
     if cpu_threads > 0:
         return cpu_threads
+    if device_type != "cpu":
+        return 1
     return max(1, (_cores_per_process(workers, cores) - 1) // max(engine_threads, 1))
 
 
