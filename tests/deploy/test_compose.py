@@ -127,7 +127,7 @@ def test_the_gpu_override_reserves_an_nvidia_device_per_replica(gpu_compose: dic
         devices = app["deploy"]["resources"]["reservations"]["devices"]
         assert devices == [{"driver": "nvidia", "count": 1, "capabilities": ["gpu"]}]
         env = _env(app)
-        assert env["LATENTCT_DEVICE"] == "cuda"
+        assert env["LATENTCT_DEVICE"] == "cuda" and env["LATENTCT_WORKERS"] == "4"  # one event loop cannot feed a GPU
         assert env["LATENTCT_DATABASE_URL"].startswith("postgresql+psycopg://")  # the override keeps the rest
         assert app["volumes"] == ["./models:/app/models:ro"]
 
