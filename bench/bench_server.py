@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_server.py [--models-dir models] [--seconds 8] [--rounds 4] [--workers 2]
                                            [--engine-threads 1] [--compile] [--reduced-precision]
-                                           [--device cpu|cuda] [--paper-size]
+                                           [--device cpu|cuda] [--paper-size] [--cpu-threads N] [--compare-src DIR]
 
 The naive server (built below) is what one writes first: a sync FastAPI endpoint per request (so Starlette's thread
 pool runs them concurrently), an eager forward under no_grad per request on the same device as ours, Pillow's default
@@ -518,6 +518,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--compile", action="store_true", help="also measure our server with --compile")
     parser.add_argument("--cpu-threads", type=int, default=0, help="also measure our server with this many torch threads (0: no)")
+    parser.add_argument("--compare-src", type=Path, default=None,
+                        help="also measure our server as the source tree at this path has it (a git worktree of another commit)")
     parser.add_argument("--workers", type=int, default=2, help="also measure our server with this many processes (0: no)")
     parser.add_argument("--engine-threads", type=int, default=1,
                         help="also measure our server with this many engine threads (0: no)")
@@ -556,6 +558,11 @@ def main() -> None:
             servers.append((f"ours --engine-threads {args.engine_threads}", ["--engine-threads", str(args.engine_threads)], {}))
         if args.compile:
             servers.append(("ours --compile", ["--compile"], {}))
+        if args.compare_src is not None:
+            backend = args.compare_src.resolve() / "backend"
+            if not (backend / "latentct").is_dir():
+                parser.error(f"--compare-src {args.compare_src}: no backend/latentct there")
+            servers.append((f"ours at {args.compare_src.name}", [], {"PYTHONPATH": str(backend)}))
         if args.cpu_threads > 0:
             servers.append((f"ours --cpu-threads {args.cpu_threads}", ["--cpu-threads", str(args.cpu_threads)], {}))
         if args.reduced_precision:
