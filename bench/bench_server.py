@@ -595,7 +595,8 @@ def main() -> None:
                     stats = engine_stats(ports[name])
                     which = " (one of its processes)" if "--workers" in options else ""
                     per_image = stats["cpu_s"] / max(stats["images"], 1) * 1000
-                    notes.append(f"{name}{which}: {stats['images']} images in {stats['batches']} batches (mean batch "
+                    notes.append(f"{name}{which}: {stats['threads']} engine thread(s) of {stats['torch_threads']} torch "
+                                 f"thread(s); {stats['images']} images in {stats['batches']} batches (mean batch "
                                  f"{stats['mean_batch']}, largest {stats['largest_batch']}), {stats['rejected']} rejected; "
                                  f"engine thread CPU {per_image:.2f} ms per image (the rest of the server's CPU time is "
                                  "HTTP, windowing and PNG)")

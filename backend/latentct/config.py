@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     half_precision: Literal["auto", "on", "off"] = "auto"
     compile: bool = False
-    cpu_threads: int = Field(0, ge=0, le=256, description="torch intra-op threads; 0 keeps torch's default")
+    cpu_threads: int = Field(
+        0, ge=0, le=256, description="torch threads per engine thread; 0: CPU (cores / workers - 1) / engine threads, GPU 1"
+    )
 
     # inference engine
     queue_size: int = Field(256, ge=1, le=100_000)

@@ -49,6 +49,50 @@ def test_serve_command_starts_serves_and_stops(models_dir: Path, tmp_path: Path)
     assert "serving" in output and "Application shutdown complete" in output
 
 
+def _worker_processes(pid: int) -> list[int]:
+    """The server processes uvicorn spawned (not multiprocessing's resource tracker)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    children = [int(c) for c in path.read_text().split()] if path.exists() else []
+    return [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads child processes from /proc (Linux)")
+def test_two_workers_resolve_their_threads_serve_and_stop_on_sigterm(models_dir: Path, tmp_path: Path) -> None:
+    """What deploy/gpu.yml runs (several workers), on the CPU: no --cpu-threads, so each worker's lifespan resolves."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LATENTCT_")}
+    env.update({"LATENTCT_DATA_DIR": str(tmp_path / "var"), "LATENTCT_WORKERS": "2"})
+    command = [sys.executable, "-m", "latentct.cli", "serve", "--models-dir", str(models_dir), "--port", str(port),
+               "--device", "cpu"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)  # its own process group: a failed test kills the workers too
+    workers: list[int] = []
+    try:
+        deadline, answers = time.monotonic() + 120, 0
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            while time.monotonic() < deadline and process.poll() is None and answers < 10:
+                with contextlib.suppress(httpx.TransportError):  # ten ready answers in a row: both workers are warm
+                    answers = answers + 1 if client.get("/api/ready", headers={"Connection": "close"}).status_code == 200 else 0
+                time.sleep(0.1)
+            assert answers == 10, "the workers did not become ready"
+            workers = _worker_processes(process.pid)
+            assert len(workers) == 2, workers
+            assert client.get("/api/models/tiny-gan/image.png", params={"seed": 4}).status_code == 200
+            engine = client.get("/api/health").json()["engine"]
+            threads = resolve_engine_threads(0, workers=2)
+            assert engine["threads"] == threads and engine["torch_threads"] == resolve_torch_threads(0, 2, threads)
+        process.send_signal(signal.SIGTERM)  # docker stop
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None or any(Path(f"/proc/{pid}").exists() for pid in workers):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+    assert process.returncode == 0, output
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "a worker outlived the server"
+
+
 def test_serve_refuses_a_missing_models_dir(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "latentct.cli", "serve", "--models-dir", str(tmp_path / "missing")],
