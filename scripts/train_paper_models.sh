@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-.venv/bin/python}
 latentct() { "$PY" -m latentct.cli "$@"; }
-DATA=${DATA:-data/phantom-demo}
+DATA=${DATA:-data/phantom-paper}
 WORK=${WORK:-runs/paper}
 EPOCHS=${EPOCHS:-50}
 BATCH=${BATCH:-128}
@@ -27,7 +27,7 @@ VOYNOV_STEPS=${VOYNOV_STEPS:-3000}
 VOYNOV_MINUTES=${VOYNOV_MINUTES:-30}
 KINDS=${KINDS:-gan vae}
 
-# the same data as the demo models: 200 random phantom patients x 16 slices at 128 px, seed 0
+# the demo models' data, in its own folder: 200 random phantom patients x 16 slices at 128 px, seed 0
 if [[ "${SKIP_DATA:-0}" != 1 ]]; then
   latentct data phantom --out "$DATA" --patients 200 --slices-per-patient 16 --size 128 --seed 0 --overwrite
 fi
@@ -38,6 +38,7 @@ train() {
            --batch-size "$BATCH" --device "$DEVICE" --seed 0 --no-progress ;;
     vae) latentct train vae --data "$DATA" --out "$WORK/paper-vae" --base-channels "$VAE_WIDTH" --epochs "$EPOCHS" \
            --batch-size "$BATCH" --device "$DEVICE" --seed 0 --no-progress ;;
+    *) echo "KINDS: unknown kind '$1' (gan, vae)" >&2; exit 2 ;;
   esac
 }
 
