@@ -1,4 +1,4 @@
-"""The CUDA paths: serving, precision, training and discovery on a GPU, checked against the CPU float32 reference.
+"""The CUDA paths: serving, precision and training on a GPU, checked against the CPU float32 reference.
 
 Skipped with a reason where torch sees no CUDA device (CI, the development machine); run them on a GPU machine with
 `python -m pytest tests/test_cuda.py`. Everything else in the suite pins the CPU.
