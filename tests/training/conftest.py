@@ -36,7 +36,7 @@ def tiny_probe(tiny_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 def tiny_options(probe: Path | str = "none", **extra: object) -> dict[str, object]:
     """Overrides for a seconds-long run on the tiny dataset."""
     return {"epochs": 1, "batch_size": 8, "device": "cpu", "log_every_steps": 2, "sample_count": 4, "quality_samples": 16,
-            "probe_dir": str(probe), **extra}
+            "probe_dir": str(probe), "checkpoint_min_interval_s": 0.0, **extra}
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:

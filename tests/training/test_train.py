@@ -92,6 +92,17 @@ def _crash_after_checkpoint(monkeypatch: pytest.MonkeyPatch, at_step: int) -> li
     return written
 
 
+@pytest.mark.parametrize(("interval_s", "epochs_checkpointed"), [(0.0, [1, 2, 3]), (3600.0, [3])])
+def test_end_of_epoch_checkpoints_wait_for_the_interval_but_the_last_is_always_written(
+    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, interval_s: float, epochs_checkpointed: list[int]
+) -> None:
+    written = _crash_after_checkpoint(monkeypatch, at_step=-1)  # records every checkpoint, never crashes
+    options = tiny_options(**VAE, epochs=3, checkpoint_min_interval_s=interval_s)
+    steps = run_training("vae", tiny_data, tmp_path / "run", overrides=options, progress=False).steps
+    assert written == [steps // 3 * epoch for epoch in epochs_checkpointed]
+    assert load_training_state(tmp_path / "run").meta["epoch"] == 3  # resumable from the end
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind,arch,checkpoint_every", [("gan", GAN, 0), ("vae", VAE, 2)])
 def test_resume_continues_from_the_saved_step_exactly(
@@ -140,6 +151,8 @@ def test_config_file_unknown_key_and_impossible_value(tiny_data: Path, tmp_path:
         run_training("vae", tiny_data, tmp_path / "x", overrides={"channels_last": "yes"})
     with pytest.raises(InvalidInputError, match="unknown option 'ngf'"):
         run_training("vae", tiny_data, tmp_path / "x", overrides={"ngf": 8})
+    with pytest.raises(InvalidInputError, match="checkpoint_min_interval_s must be >= 0 seconds, got -1.0"):
+        run_training("vae", tiny_data, tmp_path / "x", overrides={"checkpoint_min_interval_s": -1.0})
     good = tmp_path / "good.toml"
     good.write_text("[train]\nepochs = 3\nlr_d = 1e-4\n")
     from latentct.training.config import build_config

@@ -34,7 +34,8 @@ CONFIG_JSON = "config.json"
 METRICS_JSONL = "metrics.jsonl"
 SAMPLES_DIR = "samples"
 # Options that may change when a run is resumed; anything else must match what the run was started with.
-RESUMABLE_OPTIONS = {"epochs", "device", "threads", "log_every_steps", "checkpoint_every_steps", "quality_samples", "probe_dir"}
+RESUMABLE_OPTIONS = {"epochs", "device", "threads", "log_every_steps", "checkpoint_every_steps", "checkpoint_min_interval_s",
+                     "quality_samples", "probe_dir"}
 
 
 class Trainer(Protocol):
@@ -223,6 +224,7 @@ def _train_epochs(
     fixed_latents = torch.randn(config.sample_count, config.latent_dim, generator=sample_rng)
     scale_range = (config.aug_scale_min, config.aug_scale_max)
     started = time.time() - position.elapsed_s
+    last_checkpoint = time.monotonic()
     for epoch in range(position.epoch, config.epochs):
         rng = _epoch_rng(config.seed, runtime.rank, epoch, runtime.device)
         first = position.batch if epoch == position.epoch else 0
@@ -263,12 +265,15 @@ def _train_epochs(
             every = config.checkpoint_every_steps
             if every and position.step % every == 0 and not last and runtime.is_main:
                 _checkpoint(trainer, out, Position(epoch, b + 1, position.step, time.time() - started), rng, config)
+                last_checkpoint = time.monotonic()
         bar.close()
         position = Position(epoch + 1, 0, position.step, time.time() - started)
         if runtime.is_main:
             _append_metrics(out, {"event": "epoch", "epoch": epoch + 1, "step": position.step,
                                   "epoch_s": round(time.time() - epoch_start, 1), "time_s": round(position.elapsed_s, 1)})
-            _checkpoint(trainer, out, position, rng, config)
+            if epoch + 1 == config.epochs or time.monotonic() - last_checkpoint >= config.checkpoint_min_interval_s:
+                _checkpoint(trainer, out, position, rng, config)
+                last_checkpoint = time.monotonic()
             save_grid_png(_sample_images(trainer, fixed_latents, runtime), out / SAMPLES_DIR / f"epoch_{epoch + 1:03d}.png")
             save_curves_png(out / METRICS_JSONL, out / "curves.png", trainer.curve_keys)
         runtime.barrier()
