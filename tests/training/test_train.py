@@ -151,7 +151,7 @@ def test_config_file_unknown_key_and_impossible_value(tiny_data: Path, tmp_path:
         run_training("vae", tiny_data, tmp_path / "x", overrides={"channels_last": "yes"})
     with pytest.raises(InvalidInputError, match="unknown option 'ngf'"):
         run_training("vae", tiny_data, tmp_path / "x", overrides={"ngf": 8})
-    with pytest.raises(InvalidInputError, match="checkpoint_min_interval_s must be >= 0 seconds, got -1.0"):
+    with pytest.raises(InvalidInputError, match=r"checkpoint_min_interval_s must be >= 0 seconds, got -1\.0"):
         run_training("vae", tiny_data, tmp_path / "x", overrides={"checkpoint_min_interval_s": -1.0})
     good = tmp_path / "good.toml"
     good.write_text("[train]\nepochs = 3\nlr_d = 1e-4\n")

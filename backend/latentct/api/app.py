@@ -28,6 +28,7 @@ from latentct import INTENDED_USE, __version__
 from latentct.api import routes_encode, routes_health, routes_images, routes_labels, routes_live, routes_models
 from latentct.api.caching import ResponseCache
 from latentct.api.errors import install_error_handlers
+from latentct.api.fast_image import ImageFastPath
 from latentct.api.frontend import mount_frontend
 from latentct.api.limits import BodyLimitMiddleware
 from latentct.config import Settings
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(ImageFastPath)  # added first: the innermost, so the body limit and CORS wrap it too
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes)
     if settings.cors_origins:
         app.add_middleware(

@@ -134,7 +134,7 @@ async def render_grey(engine: InferenceEngine, model: ServedModel, latents: torc
 
 
 async def cached_response(
-    request: Request,
+    if_none_match: str | None,
     cache: ResponseCache,
     etag: str,
     media_type: str,
@@ -142,7 +142,7 @@ async def cached_response(
     produce: Callable[[], Awaitable[bytes]],
 ) -> Response:
     """304 on a matching If-None-Match; else the cached bytes for the tag, or freshly produced (and cached) ones."""
-    if etag_matches(request.headers.get("if-none-match"), etag):
+    if etag_matches(if_none_match, etag):
         return not_modified(etag, headers)
     cached = cache.get(etag)
     if cached is None:
@@ -152,6 +152,13 @@ async def cached_response(
 
 @router.get("/models/{model}/image.png", response_class=Response, responses=PNG_RESPONSE, summary="one image")
 async def image_png(model: ModelDep, params: ImageParamsDep, request: Request, engine: EngineDep, cache: CacheDep) -> Response:
+    return await image_response(model, params, engine, cache, request.headers.get("if-none-match"))
+
+
+async def image_response(
+    model: ServedModel, params: ImageParams, engine: InferenceEngine, cache: ResponseCache, if_none_match: str | None
+) -> Response:
+    """The answer of `image.png`, shared by the route and its fast path (api/fast_image.py)."""
     direction_set = resolve_set(model, params.set_id, params.shifts)
     etag = make_etag(etag_parts(model, direction_set, "image.png", params.key()))
 
@@ -161,7 +168,7 @@ async def image_png(model: ModelDep, params: ImageParamsDep, request: Request, e
         size = grey.size * params.scale**2
         return await _off_loop_if_large(size, lambda: png_bytes(upscale(grey, params.scale)))
 
-    return await cached_response(request, cache, etag, "image/png", {}, produce)
+    return await cached_response(if_none_match, cache, etag, "image/png", {}, produce)
 
 
 @router.get(
@@ -181,7 +188,7 @@ async def traversal_png(
         size = grey.size * params.scale**2
         return await _off_loop_if_large(size, lambda: png_bytes(strip(upscale(grey, params.scale))))
 
-    return await cached_response(request, cache, etag, "image/png", frames.header, produce)
+    return await cached_response(request.headers.get("if-none-match"), cache, etag, "image/png", frames.header, produce)
 
 
 @router.get(
@@ -207,7 +214,7 @@ async def traversal_gif(
         grey = await render_grey(engine, model, frames.latents, params.window)
         return await run_in_threadpool(lambda: gif_bytes(upscale(grey, params.scale), fps))
 
-    return await cached_response(request, cache, etag, "image/gif", frames.header, produce)
+    return await cached_response(request.headers.get("if-none-match"), cache, etag, "image/gif", frames.header, produce)
 
 
 @router.get(
@@ -271,4 +278,4 @@ async def render(model: ModelDep, body: RenderRequest, request: Request, engine:
         grey = (await render_grey(engine, model, latent[None], window))[0]
         return await _off_loop_if_large(grey.size * body.scale**2, lambda: png_bytes(upscale(grey, body.scale)))
 
-    return await cached_response(request, cache, etag, "image/png", {}, produce)
+    return await cached_response(request.headers.get("if-none-match"), cache, etag, "image/png", {}, produce)

@@ -1,0 +1,110 @@
+"""The image.png fast path answers exactly what the route answers, and leaves everything else to the route."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from latentct.api.fast_image import strict_image_params
+from tests.api.conftest import LiveServer, settings_for
+
+GAN = "/api/models/tiny-gan/image.png"
+
+
+@pytest.mark.parametrize(
+    ("query", "key"),
+    [
+        (b"", {"seed": 0, "set": None, "shift": [], "window": "full", "scale": 1}),
+        (b"seed=12", {"seed": 12, "set": None, "shift": [], "window": "full", "scale": 1}),
+        (b"seed=5&set=sefa&shift=1:-2.5&shift=0:1&window=lung&scale=3",
+         {"seed": 5, "set": "sefa", "shift": [[0, 1.0], [1, -2.5]], "window": "lung", "scale": 3}),
+        (b"window=400%2C40&seed=0007", {"seed": 7, "set": None, "shift": [], "window": "400.0,40.0", "scale": 1}),
+        (b"seed=2147483647&set=random&shift=2:0",
+         {"seed": 2147483647, "set": "random", "shift": [], "window": "full", "scale": 1}),
+    ],
+)
+def test_plain_queries_are_read_as_the_route_reads_them(query: bytes, key: dict) -> None:
+    params = strict_image_params(query)
+    assert params is not None and params.key() == key
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        b"seed=1&via=route",  # a parameter the contract does not have (the route ignores it)
+        b"seed=1&seed=2",  # given twice
+        b"seed=-1", b"seed=abc", b"seed=", b"seed=2147483648", b"seed=%201", b"seed=12345678901",
+        b"scale=0", b"scale=9",
+        b"set=", b"set=a/b", b"set=" + b"x" * 65,
+        b"shift=1:2",  # a shift without a set
+        b"set=sefa&shift=1:2&shift=1:3",  # one direction twice
+        b"set=sefa&shift=1", b"set=sefa&shift=1:nan", b"set=sefa&shift=1:31",
+        b"set=sefa&shift=1:" + b"0" * 4100,  # longer than the route's max_length
+        b"window=foo", b"window=" + b"1" * 65, b"window=0,40",
+        b"seed=1&x", b"seed=\xff",
+    ],
+)
+def test_anything_else_is_left_to_the_route(query: bytes) -> None:
+    assert strict_image_params(query) is None
+
+
+@pytest.fixture(scope="module")
+def uncached(models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server without the response cache, so both paths compute their own bytes."""
+    live = LiveServer(settings_for(tmp_path_factory.mktemp("uncached"), models_dir, response_cache_mb=0)).start()
+    yield live
+    live.stop()
+
+
+def fast_answers(live: LiveServer) -> int:
+    return int(getattr(live.app.state, "fast_image_responses", 0))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"seed": 3},
+        {"seed": 9, "set": "sefa", "shift": ["1:-2.5", "3:4"]},
+        {"seed": 11, "window": "mediastinum", "scale": 2},
+        {"seed": 11, "window": "400,40"},
+    ],
+)
+def test_the_fast_path_answers_the_routes_bytes_and_headers(uncached: LiveServer, params: dict) -> None:
+    with httpx.Client(base_url=uncached.base_url, timeout=30) as client:
+        before = fast_answers(uncached)
+        fast = client.get(GAN, params=params)
+        assert fast_answers(uncached) == before + 1, "the fast path did not answer"
+        routed = client.get(GAN, params={**params, "via": "route"})  # an unknown parameter: the route answers
+        assert fast_answers(uncached) == before + 1
+        assert fast.status_code == routed.status_code == 200
+        assert fast.content == routed.content
+        assert {k: v for k, v in fast.headers.items() if k != "date"} == {k: v for k, v in routed.headers.items() if k != "date"}
+        etag = {"If-None-Match": fast.headers["etag"]}
+        fast_304 = client.get(GAN, params=params, headers=etag)
+        routed_304 = client.get(GAN, params={**params, "via": "route"}, headers=etag)
+        assert fast_304.status_code == routed_304.status_code == 304 and fast_304.headers["etag"] == routed_304.headers["etag"]
+        assert fast_answers(uncached) == before + 2
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status"),
+    [
+        (GAN, {"seed": -1}, 422),
+        (GAN, {"seed": "x"}, 422),
+        (GAN, {"set": "nope"}, 404),
+        (GAN, {"set": "sefa", "shift": "99:1"}, 404),
+        (GAN, {"shift": "1:1"}, 422),
+        (GAN, {"window": "wide"}, 422),
+        ("/api/models/nope/image.png", {"seed": 1}, 404),
+        ("/api/models/tiny-broken/image.png", {"seed": 1}, 404),
+    ],
+)
+def test_bad_requests_get_the_routes_errors(uncached: LiveServer, path: str, params: dict, status: int) -> None:
+    with httpx.Client(base_url=uncached.base_url, timeout=30) as client:
+        before = fast_answers(uncached)
+        response = client.get(path, params=params)
+        assert response.status_code == status and response.json()["detail"]
+        assert fast_answers(uncached) == before
