@@ -30,7 +30,7 @@ _DIGITS = re.compile(r"[0-9]{1,10}")
 _SET_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _SINGLE = {"seed", "set", "window", "scale"}
 MAX_SHIFT_PARAMS = 64
-MAX_SHIFT_CHARS, MAX_WINDOW_CHARS = 4096, 64  # the route's Query(max_length=...) of each
+MAX_SHIFT_CHARS, MAX_WINDOW_CHARS = 4096, 64  # longer values are left to the route
 
 
 def strict_image_params(query_string: bytes) -> ImageParams | None:
