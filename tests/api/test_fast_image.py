@@ -42,7 +42,7 @@ def test_plain_queries_are_read_as_the_route_reads_them(query: bytes, key: dict)
         b"shift=1:2",  # a shift without a set
         b"set=sefa&shift=1:2&shift=1:3",  # one direction twice
         b"set=sefa&shift=1", b"set=sefa&shift=1:nan", b"set=sefa&shift=1:31",
-        b"set=sefa&shift=1:" + b"0" * 4100,  # longer than the route's max_length
+        b"set=sefa&shift=1:" + b"0" * 4100,  # long values are left to the route
         b"window=foo", b"window=" + b"1" * 65, b"window=0,40",
         b"seed=1&x", b"seed=\xff",
     ],
@@ -94,8 +94,8 @@ def test_the_fast_path_answers_the_routes_bytes_and_headers(uncached: LiveServer
     [
         (GAN, {"seed": -1}, 422),
         (GAN, {"seed": "x"}, 422),
-        (GAN, {"set": "nope"}, 404),
-        (GAN, {"set": "sefa", "shift": "99:1"}, 404),
+        (GAN, {"set": "nope"}, 404),  # answered by the fast path, as the route's handler would
+        (GAN, {"set": "sefa", "shift": "99:1"}, 404),  # likewise
         (GAN, {"shift": "1:1"}, 422),
         (GAN, {"window": "wide"}, 422),
         ("/api/models/nope/image.png", {"seed": 1}, 404),
@@ -104,7 +104,21 @@ def test_the_fast_path_answers_the_routes_bytes_and_headers(uncached: LiveServer
 )
 def test_bad_requests_get_the_routes_errors(uncached: LiveServer, path: str, params: dict, status: int) -> None:
     with httpx.Client(base_url=uncached.base_url, timeout=30) as client:
-        before = fast_answers(uncached)
-        response = client.get(path, params=params)
-        assert response.status_code == status and response.json()["detail"]
-        assert fast_answers(uncached) == before
+        response, routed = client.get(path, params=params), client.get(path, params={**params, "via": "route"})
+    assert response.status_code == routed.status_code == status and response.json()["detail"]
+    assert response.json() == routed.json() and response.headers.get("retry-after") == routed.headers.get("retry-after")
+
+
+def test_a_full_queue_is_refused_once_by_the_fast_path(models_dir: Path, tmp_path: Path) -> None:
+    """503 with Retry-After, counted as one rejection: the request is not enqueued again by the route."""
+    live = LiveServer(settings_for(tmp_path, models_dir, queue_size=1, response_cache_mb=0, engine_threads=1)).start()
+    try:
+        with httpx.Client(base_url=live.base_url, timeout=30) as client, live.engine_blocked():
+            engine = live.app.state.engine
+            rejected, before = engine.stats.rejected, fast_answers(live)
+            response = client.get(GAN, params={"seed": 5})
+            assert response.status_code == 503 and response.headers["retry-after"]
+            assert "queue is full" in response.json()["detail"]
+            assert engine.stats.rejected == rejected + 1 and fast_answers(live) == before + 1
+    finally:
+        live.stop()

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -13,6 +14,7 @@ import torch
 from latentct.artifacts import load_model
 from latentct.artifacts.checkpoints import load_training_state
 from latentct.errors import ArtifactError, DatasetError, InvalidInputError
+from latentct.training.data import batches_per_epoch, open_split
 from latentct.training.run import run_training
 from tests.training.conftest import run_cli, tiny_options
 
@@ -92,15 +94,31 @@ def _crash_after_checkpoint(monkeypatch: pytest.MonkeyPatch, at_step: int) -> li
     return written
 
 
-@pytest.mark.parametrize(("interval_s", "epochs_checkpointed"), [(0.0, [1, 2, 3]), (3600.0, [3])])
-def test_end_of_epoch_checkpoints_wait_for_the_interval_but_the_last_is_always_written(
-    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, interval_s: float, epochs_checkpointed: list[int]
+@pytest.mark.parametrize(
+    ("interval_s", "every_steps", "epochs_checkpointed"),
+    [
+        (0.0, 0, [1, 2, 3, 4, 5, 6]),
+        (120.0, 0, [1, 3, 5, 6]),  # the first, then one per 120 s of the fake clock (70 s per epoch), the last
+        (1e9, 0, [1, 6]),
+        (1e9, "epoch", [1, 2, 3, 4, 5, 6]),  # step checkpoints that fall on an epoch end still happen
+    ],
+)
+def test_end_of_epoch_checkpoints_keep_the_interval(
+    tiny_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, interval_s: float, every_steps: Any,
+    epochs_checkpointed: list[int],
 ) -> None:
+    from latentct.training import run as run_module
+
+    steps_per_epoch = batches_per_epoch(len(open_split(tiny_data)), 8)
     written = _crash_after_checkpoint(monkeypatch, at_step=-1)  # records every checkpoint, never crashes
-    options = tiny_options(**VAE, epochs=3, checkpoint_min_interval_s=interval_s)
-    steps = run_training("vae", tiny_data, tmp_path / "run", overrides=options, progress=False).steps
-    assert written == [steps // 3 * epoch for epoch in epochs_checkpointed]
-    assert load_training_state(tmp_path / "run").meta["epoch"] == 3  # resumable from the end
+    clock = {"now": 0.0}
+    monkeypatch.setattr(run_module, "_clock", lambda: clock["now"])
+    monkeypatch.setattr(run_module, "save_grid_png", lambda *a, **k: clock.update(now=clock["now"] + 70.0))  # each epoch
+    every = steps_per_epoch if every_steps == "epoch" else every_steps
+    options = tiny_options(**VAE, epochs=6, checkpoint_min_interval_s=interval_s, checkpoint_every_steps=every)
+    run_training("vae", tiny_data, tmp_path / "run", overrides=options, progress=False)
+    assert written == [steps_per_epoch * epoch for epoch in epochs_checkpointed]
+    assert load_training_state(tmp_path / "run").meta["epoch"] == 6  # resumable from the end
 
 
 @pytest.mark.slow

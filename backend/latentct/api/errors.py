@@ -109,7 +109,11 @@ async def _validation(request: Request, exc: RequestValidationError) -> JSONResp
 
 
 async def _domain(request: Request, exc: Exception) -> JSONResponse:
-    """LatentCTError subclasses by status; the most specific registered class wins (Starlette walks the MRO)."""
+    return domain_error_response(exc)
+
+
+def domain_error_response(exc: Exception) -> JSONResponse:
+    """LatentCTError subclasses by status (also answers the image fast path's errors, api/fast_image.py)."""
     if isinstance(exc, (OverloadedError, NotReadyError, LabelStoreUnavailableError)):
         return error_response(503, str(exc), retry_after(exc.retry_after_s))
     if isinstance(exc, AuthenticationError):

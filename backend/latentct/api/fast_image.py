@@ -5,8 +5,12 @@ Starlette's machinery around the handler (routing, dependency solving, parameter
 This ASGI middleware answers the common requests itself with `routes_images.image_response`, the function the route
 calls, so the bytes and headers are the route's. It takes a request only when it can read the query strictly (the
 contract's parameters, each well-formed, none twice) and the model serves; for anything else (an unknown or odd
-parameter, a model that is not ready or not known, any error on the way) it passes the request on untouched, and
-the route answers as the contract says, errors included. The route stays what OpenAPI documents.
+parameter, a model that is not ready or not known) it passes the request on untouched, and the route answers as the
+contract says. Errors raised once it has begun (an unknown set or direction, a full queue) it answers itself, with
+the mapping the app's exception handler uses, so nothing is enqueued twice. The route stays what OpenAPI documents.
+
+Not taken by the fast path, so only slower: requests under a `root_path` (the path it matches is the app's own), and
+per-route telemetry (FastAPI's OpenTelemetry spans name the route; these requests have none).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from latentct.api.deps import ImageParams, check_shifts_have_set
+from latentct.api.errors import domain_error_response
 from latentct.api.routes_images import image_response
 from latentct.errors import LatentCTError
 from latentct.rendering.encoding import MAX_SCALE
@@ -85,9 +90,12 @@ class ImageFastPath:
             return None
         try:
             model = registry.get(model_id)
-            response = await image_response(model, params, state.engine, state.response_cache, _first_header(scope))
-        except LatentCTError:  # not ready, unknown, overloaded...: the route answers with the contract's status
+        except LatentCTError:  # not ready, unknown or broken: the route answers, with the contract's status
             return None
+        try:
+            response: Response = await image_response(model, params, state.engine, state.response_cache, _first_header(scope))
+        except LatentCTError as exc:  # unknown set or direction, full queue: answered here, not attempted twice
+            response = domain_error_response(exc)
         state.fast_image_responses = getattr(state, "fast_image_responses", 0) + 1
         return response
 

@@ -37,7 +37,8 @@ class CommonConfig:
     channels_last: str = "auto"
     log_every_steps: int = 20
     checkpoint_every_steps: int = 0  # 0: at the end of epochs only
-    # end-of-epoch checkpoints at most this often (the last epoch always writes one); 0: every epoch. The paper-size
+    # end-of-epoch checkpoints: after the first epoch, then at most this often, always after the last epoch and where a
+    # step checkpoint falls on an epoch end; 0: every epoch. A crash loses up to this plus an epoch. The paper-size
     # DCGAN's checkpoint is 1.08 GB (weights and Adam state of both nets), 4 s to write on a 2-core CPU machine; on one
     # H200 an epoch of the phantom is about 0.5 s of training steps, and a run with a checkpoint per epoch spent 135 of
     # its 161 s outside the steps.

@@ -192,6 +192,20 @@ def _mean_across_ranks(values: dict[str, float], runtime: Runtime) -> dict[str, 
     return {k: float(v) / runtime.world_size for k, v in zip(keys, tensor.tolist(), strict=True)}
 
 
+_clock = time.monotonic  # a module attribute, so tests can drive it
+
+
+def _checkpoint_due(config: CommonConfig, epoch: int, step: int, last_checkpoint: float | None) -> bool:
+    """At an epoch end: the last epoch, the first of this process, a step checkpoint falling here, or the interval."""
+    every = config.checkpoint_every_steps
+    return (
+        epoch + 1 == config.epochs
+        or last_checkpoint is None
+        or bool(every and step % every == 0)
+        or _clock() - last_checkpoint >= config.checkpoint_min_interval_s
+    )
+
+
 def _checkpoint(trainer: Trainer, out: Path, position: Position, rng: torch.Generator, config: CommonConfig) -> None:
     state = TrainingState(
         nets={name: net.state_dict() for name, net in trainer.nets.items()},
@@ -224,7 +238,7 @@ def _train_epochs(
     fixed_latents = torch.randn(config.sample_count, config.latent_dim, generator=sample_rng)
     scale_range = (config.aug_scale_min, config.aug_scale_max)
     started = time.time() - position.elapsed_s
-    last_checkpoint = time.monotonic()
+    last_checkpoint: float | None = None  # none written by this process yet: the first epoch end writes one
     for epoch in range(position.epoch, config.epochs):
         rng = _epoch_rng(config.seed, runtime.rank, epoch, runtime.device)
         first = position.batch if epoch == position.epoch else 0
@@ -265,15 +279,15 @@ def _train_epochs(
             every = config.checkpoint_every_steps
             if every and position.step % every == 0 and not last and runtime.is_main:
                 _checkpoint(trainer, out, Position(epoch, b + 1, position.step, time.time() - started), rng, config)
-                last_checkpoint = time.monotonic()
+                last_checkpoint = _clock()
         bar.close()
         position = Position(epoch + 1, 0, position.step, time.time() - started)
         if runtime.is_main:
             _append_metrics(out, {"event": "epoch", "epoch": epoch + 1, "step": position.step,
                                   "epoch_s": round(time.time() - epoch_start, 1), "time_s": round(position.elapsed_s, 1)})
-            if epoch + 1 == config.epochs or time.monotonic() - last_checkpoint >= config.checkpoint_min_interval_s:
+            if _checkpoint_due(config, epoch, position.step, last_checkpoint):
                 _checkpoint(trainer, out, position, rng, config)
-                last_checkpoint = time.monotonic()
+                last_checkpoint = _clock()
             save_grid_png(_sample_images(trainer, fixed_latents, runtime), out / SAMPLES_DIR / f"epoch_{epoch + 1:03d}.png")
             save_curves_png(out / METRICS_JSONL, out / "curves.png", trainer.curve_keys)
         runtime.barrier()
