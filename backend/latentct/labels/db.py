@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -67,7 +69,7 @@ def _sqlite_engine(database_url: str, database: str | None) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(cursor)
         # FULL: a committed label survives power loss too, not only a killed process
         cursor.execute("PRAGMA synchronous = FULL")
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -79,6 +81,25 @@ def _sqlite_engine(database_url: str, database: str | None) -> Engine:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _enable_wal(cursor: sqlite3.Cursor) -> None:
+    """PRAGMA journal_mode = WAL, retried for up to the busy timeout.
+
+    Turning a fresh database to WAL needs it free of other connections' locks, and SQLite answers "database is locked"
+    at once there instead of waiting on the busy timeout: two processes opening a new label database together (two
+    workers of one server) failed about one time in five.
+    """
+    deadline, delay = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000, 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(2 * delay, 0.1)
 
 
 def alembic_config(engine: Engine) -> Config:
