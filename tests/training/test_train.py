@@ -247,7 +247,8 @@ def test_cli_train_small_run_and_bad_data(tiny_data: Path, tmp_path: Path, capsy
     config.write_text('probe_dir = "none"\nlog_every_steps = 2\nsample_count = 4\nquality_samples = 8\n')
     code, out, err = run_cli(capsys, monkeypatch, "train", "vae", "--data", str(tiny_data), "--out", str(tmp_path / "cli-vae"),
                              "--config", str(config), "--epochs", "1", "--batch-size", "8", "--base-channels", "4",
-                             "--device", "cpu", "--threads", "1", "--no-progress")
+                             "--device", "cpu", "--threads", "1", "--checkpoint-interval", "30", "--no-progress")
     assert code == 0, err
     assert "model cli-vae saved" in out and "test_reconstruction_mae_hu" in out
-    assert json.loads((tmp_path / "cli-vae" / "config.json").read_text())["config"]["base_channels"] == 4
+    recorded = json.loads((tmp_path / "cli-vae" / "config.json").read_text())["config"]
+    assert recorded["base_channels"] == 4 and recorded["checkpoint_min_interval_s"] == 30.0

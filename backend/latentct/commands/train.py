@@ -24,6 +24,10 @@ SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed of initialisat
 ResumeOpt = Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.")]
 ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="torch CPU threads per process (0: torch's default).")]
 ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Show tqdm progress bars.")]
+CheckpointIntervalOpt = Annotated[
+    float | None,
+    typer.Option("--checkpoint-interval", help="Seconds between end-of-epoch checkpoints (default 120; 0: every epoch)."),
+]
 
 
 def _overrides(**values: Any) -> dict[str, Any]:
@@ -42,13 +46,15 @@ def train_gan_command(
     ngf: Annotated[int | None, typer.Option("--ngf", help="Generator width (paper: 128; demo: 32).")] = None,
     ndf: Annotated[int | None, typer.Option("--ndf", help="Discriminator width (paper: 128; demo: 32).")] = None,
     threads: ThreadsOpt = None,
+    checkpoint_interval: CheckpointIntervalOpt = None,
     resume: ResumeOpt = False,
     progress: ProgressOpt = True,
 ) -> None:
     """Train the paper's DCGAN (Adam 2e-4, betas 0.5/0.999, smoothed real labels, decaying instance noise)."""
     from latentct.training.run import run_training
 
-    options = _overrides(epochs=epochs, batch_size=batch_size, device=device, seed=seed, ngf=ngf, ndf=ndf, threads=threads)
+    options = _overrides(epochs=epochs, batch_size=batch_size, device=device, seed=seed, ngf=ngf, ndf=ndf, threads=threads,
+                         checkpoint_min_interval_s=checkpoint_interval)
     result = run_training("gan", data, out, config, options, resume=resume, progress=progress)
     _report(result.card)
 
@@ -66,6 +72,7 @@ def train_vae_command(
         int | None, typer.Option("--base-channels", help="VAE width: first encoder block's channels (paper: 64; demo: 16).")
     ] = None,
     threads: ThreadsOpt = None,
+    checkpoint_interval: CheckpointIntervalOpt = None,
     resume: ResumeOpt = False,
     progress: ProgressOpt = True,
 ) -> None:
@@ -73,7 +80,8 @@ def train_vae_command(
     from latentct.training.run import run_training
 
     options = _overrides(
-        epochs=epochs, batch_size=batch_size, device=device, seed=seed, base_channels=base_channels, threads=threads
+        epochs=epochs, batch_size=batch_size, device=device, seed=seed, base_channels=base_channels, threads=threads,
+        checkpoint_min_interval_s=checkpoint_interval,
     )
     result = run_training("vae", data, out, config, options, resume=resume, progress=progress)
     _report(result.card)
