@@ -46,6 +46,10 @@ def model_copy(tiny_models: Path, tmp_path: Path) -> Path:
         (["--method", "sefa", "-k", "40"], "-k 40 does not fit method 'sefa'"),
         (["--method", "random", "--set-id", "../evil"], "is not a valid id"),
         (["--method", "random", "--device", "tpu"], "device 'tpu' is not one of"),
+        (["--method", "sefa", "--preset", "paper"], "--preset paper is a Voynov preset; it does not apply to method 'sefa'"),
+        (["--method", "voynov", "--preset", "quick"], "preset 'quick' is unknown; allowed: paper, original"),
+        (["--method", "jacobian", "-k", "0"], "-k 0: a set needs at least one direction (K >= 1)"),
+        (["--method", "supervised", "--probe", "/nonexistent/probe"], "probe"),
     ],
 )
 def test_discover_bad_input_is_one_line(
@@ -150,3 +154,18 @@ def test_real_process_prints_no_traceback(model_copy: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         "error: -k 3 does not fit the 'ortho' direction model: it needs K equal to the latent size 8"
     ]
+
+
+def test_scorecard_cli_prints_the_table_and_names_bad_input(
+    model_copy: Path, tiny_probe_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, err = run_cli(["scorecard", "--model", str(model_copy), "--probe", str(tiny_probe_dir), "--seeds", "3",
+                              "--steps", "3", "--random-directions", "16", "--device", "cpu"], capsys, monkeypatch)
+    assert code == 0, err
+    assert out.startswith("| set | K |") and "| random | 4 |" in out and (model_copy / "scorecard.json").is_file()
+    code, _, err = run_cli(["scorecard", "--model", str(model_copy), "--set", "nope", "--probe", str(tiny_probe_dir)],
+                           capsys, monkeypatch)
+    assert code == 2 and err.count("\n") == 1 and "has no direction set 'nope'" in err
+    code, _, err = run_cli(["scorecard", "--model", str(model_copy), "--probe", str(tmp_path)], capsys, monkeypatch)
+    assert code == 2 and err.count("\n") == 1 and "probe" in err

@@ -184,3 +184,30 @@ def load_direction_set_evaluation(model_dir: Path | str, set_id: str) -> dict[st
             f"direction set {set_id!r} of model {Path(model_dir).name!r} has no evaluation (run `latentct evaluate`)"
         )
     return read_json(json_path)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The scorecard of a model's sets (discovery/scorecard.py): `scorecard.json`, `scorecard.md` and `scorecard.png` in
+# the model folder, the picture and the table first, the json last.
+
+SCORECARD_FILES = ("scorecard.json", "scorecard.md", "scorecard.png")
+
+
+def save_scorecard(model_dir: Path | str, scorecard: dict[str, Any], markdown: str, png: bytes) -> Path:
+    from latentct.fsutil import atomic_write_bytes, atomic_write_text
+
+    model_dir = Path(model_dir)
+    if not png.startswith(b"\x89PNG\r\n\x1a\n"):
+        raise InvalidInputError("the scorecard picture must be PNG bytes")
+    json_name, md_name, png_name = SCORECARD_FILES
+    atomic_write_bytes(model_dir / png_name, png)
+    atomic_write_text(model_dir / md_name, markdown)
+    write_json(model_dir / json_name, {**scorecard, "intended_use": INTENDED_USE})
+    return model_dir / json_name
+
+
+def load_scorecard(model_dir: Path | str) -> dict[str, Any]:
+    path = Path(model_dir) / SCORECARD_FILES[0]
+    if not path.is_file():
+        raise NotFoundError(f"model {Path(model_dir).name!r} has no scorecard (run `latentct scorecard`)")
+    return read_json(path)

@@ -21,7 +21,9 @@ def _set_threads(threads: int) -> None:
 
 def discover_command(
     model: ModelOption,
-    method: Annotated[str, typer.Option("--method", help="voynov, sefa, ganspace, random or axes.")],
+    method: Annotated[
+        str, typer.Option("--method", help="voynov, sefa, ganspace, jacobian, supervised (a reference), random or axes.")
+    ],
     direction_model: Annotated[
         str, typer.Option("--direction-model", help="Voynov only: unit, ortho (K = latent size) or linear.")
     ] = "ortho",
@@ -44,6 +46,21 @@ def discover_command(
         typer.Option("--max-minutes", help="Voynov: stop training after this many minutes (steps done are recorded)."),
     ] = None,
     amp: Annotated[bool, typer.Option("--amp/--no-amp", help="Voynov on CUDA: bfloat16 autocast.")] = False,
+    preset: Annotated[
+        str | None,
+        typer.Option("--preset", help="Voynov: 'paper' (the paper's code: unit directions, K = 100, LeNet, 3000 x 128, "
+                     "ranked best first) or 'original' (GANLatentDiscovery: ortho, ResNet-18, 1e5 x 32; use "
+                     "--max-minutes on a CPU). Overrides those options."),
+    ] = None,
+    jacobian_samples: Annotated[
+        int, typer.Option("--jacobian-samples", help="Jacobian: prior samples the metric is averaged over.", min=1)
+    ] = 256,
+    supervised_samples: Annotated[
+        int, typer.Option("--supervised-samples", help="Supervised: prior samples regressed.", min=64)
+    ] = 4096,
+    probe: Annotated[
+        Path | None, typer.Option("--probe", help="Supervised: phantom probe folder (default: models/_phantom-probe).")
+    ] = None,
     device: DeviceOption = "auto",
     threads: ThreadsOption = 0,
 ) -> None:
@@ -66,6 +83,10 @@ def discover_command(
         ganspace_samples=ganspace_samples,
         amp_bf16=amp,
         max_minutes=max_minutes,
+        preset=preset,
+        jacobian_samples=jacobian_samples,
+        supervised_samples=supervised_samples,
+        probe_dir=str(probe) if probe else None,
     )
     saved = discover(model, request, device=device)
     rca = saved.meta.get("metrics", {}).get("rca")
@@ -107,6 +128,33 @@ def evaluate_command(
         typer.echo(f"{set_id}: {verdict_line(evaluation['verdict'])}; {scores}; tracked cleanly: {', '.join(clean) or 'none'}")
 
 
+def scorecard_command(
+    model: ModelOption,
+    set_ids: Annotated[
+        list[str] | None, typer.Option("--set", help="Direction set id; repeat. Default: every set of the model.")
+    ] = None,
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds (latents) traversed per direction.")] = 16,
+    extent: Annotated[float, typer.Option("--extent", help="Shifts run from -extent to +extent (prior sd).")] = 3.0,
+    steps: Annotated[int, typer.Option("--steps", help="Frames per traversal.")] = 7,
+    random_directions: Annotated[
+        int, typer.Option("--random-directions", help="Random directions (whole orthonormal bases) for chance levels.")
+    ] = 1024,
+    probe: Annotated[Path | None, typer.Option("--probe", help="Phantom probe folder (default: models/_phantom-probe).")] = None,
+    device: DeviceOption = "auto",
+    threads: ThreadsOption = 0,
+) -> None:
+    """Which paper factors each set finds (far, cleanly, same sign for every seed, beyond chance); writes
+    scorecard.json, scorecard.md and scorecard.png in the model folder and prints the table."""
+    _set_threads(threads)
+    from latentct.artifacts import list_direction_sets
+    from latentct.discovery.scorecard import ScorecardConfig, build_scorecard, markdown_table
+
+    chosen = set_ids or list_direction_sets(model)
+    config = ScorecardConfig(seeds=seeds, extent=extent, steps=steps, random_directions=random_directions)
+    card = build_scorecard(model, chosen, config, probe_dir=probe, device=device)
+    typer.echo(markdown_table(card), nl=False)
+
+
 def _z(value: float | None) -> str:
     return "-" if value is None else f"{value:+.1f}"
 
@@ -138,6 +186,7 @@ def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
     app.command("discover")(discover_command)
     app.command("evaluate")(evaluate_command)
+    app.command("scorecard")(scorecard_command)
     export_app = typer.Typer(help="Export results for people: traversal GIFs, contact sheets, reports.", no_args_is_help=True)
     export_app.command("traversals")(export_traversals_command)
     app.add_typer(export_app, name="export")

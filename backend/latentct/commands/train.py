@@ -29,6 +29,26 @@ CheckpointIntervalOpt = Annotated[
     typer.Option("--checkpoint-interval", help="Seconds between end-of-epoch checkpoints (default 120; 0: every epoch)."),
 ]
 
+RecipeOpt = Annotated[
+    str | None,
+    typer.Option("--recipe", help="paper (the published recipe, default) or improved (the demo models': EMA generator, "
+                 "spectral norm + hinge loss, augmentation of real and generated images; see docs/training.md)."),
+]
+MaxMinutesOpt = Annotated[
+    float | None,
+    typer.Option("--max-minutes", help="Time budget: stop after this many minutes of training, checkpoint and finish "
+                 "(0: none). On --resume, the new total."),
+]
+PrecisionOpt = Annotated[
+    str | None,
+    typer.Option("--precision", help="auto (bf16 autocast on CUDA and on CPUs with native bf16, else fp32), fp32 or bf16."),
+]
+QualityEveryOpt = Annotated[
+    int | None,
+    typer.Option("--quality-every", help="Steps between quality records (Frechet distance, factor distances) in "
+                 "metrics.jsonl and curves.png (0: only at the end; improved recipe: 500)."),
+]
+
 
 def _overrides(**values: Any) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
@@ -47,14 +67,20 @@ def train_gan_command(
     ndf: Annotated[int | None, typer.Option("--ndf", help="Discriminator width (paper: 128; demo: 32).")] = None,
     threads: ThreadsOpt = None,
     checkpoint_interval: CheckpointIntervalOpt = None,
+    recipe: RecipeOpt = None,
+    max_minutes: MaxMinutesOpt = None,
+    precision: PrecisionOpt = None,
+    quality_every: QualityEveryOpt = None,
     resume: ResumeOpt = False,
     progress: ProgressOpt = True,
 ) -> None:
-    """Train the paper's DCGAN (Adam 2e-4, betas 0.5/0.999, smoothed real labels, decaying instance noise)."""
+    """Train the paper's DCGAN (Adam 2e-4, betas 0.5/0.999, smoothed real labels, decaying instance noise), or with
+    --recipe improved the demo models' recipe."""
     from latentct.training.run import run_training
 
     options = _overrides(epochs=epochs, batch_size=batch_size, device=device, seed=seed, ngf=ngf, ndf=ndf, threads=threads,
-                         checkpoint_min_interval_s=checkpoint_interval)
+                         checkpoint_min_interval_s=checkpoint_interval, recipe=recipe, max_minutes=max_minutes,
+                         precision=precision, quality_every_steps=quality_every)
     result = run_training("gan", data, out, config, options, resume=resume, progress=progress)
     _report(result.card)
 
@@ -73,6 +99,10 @@ def train_vae_command(
     ] = None,
     threads: ThreadsOpt = None,
     checkpoint_interval: CheckpointIntervalOpt = None,
+    recipe: RecipeOpt = None,
+    max_minutes: MaxMinutesOpt = None,
+    precision: PrecisionOpt = None,
+    quality_every: QualityEveryOpt = None,
     resume: ResumeOpt = False,
     progress: ProgressOpt = True,
 ) -> None:
@@ -81,7 +111,8 @@ def train_vae_command(
 
     options = _overrides(
         epochs=epochs, batch_size=batch_size, device=device, seed=seed, base_channels=base_channels, threads=threads,
-        checkpoint_min_interval_s=checkpoint_interval,
+        checkpoint_min_interval_s=checkpoint_interval, recipe=recipe, max_minutes=max_minutes, precision=precision,
+        quality_every_steps=quality_every,
     )
     result = run_training("vae", data, out, config, options, resume=resume, progress=progress)
     _report(result.card)

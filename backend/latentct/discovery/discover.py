@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import sys
 import time
@@ -12,14 +13,23 @@ from typing import Any
 import torch
 
 from latentct.artifacts import DirectionSet, save_direction_set, validate_id
-from latentct.discovery.closed_form import ClosedFormResult, baseline, ganspace, sefa
 from latentct.discovery.common import load_for_discovery, resolve_device
-from latentct.discovery.voynov import VoynovConfig, config_params, train_voynov
+from latentct.discovery.methods import MethodContext, get_method, method_names
 from latentct.errors import InvalidInputError
 from latentct.nets.directions import DIRECTION_MODELS
 from latentct.nets.reconstructors import RECONSTRUCTORS
+from latentct.provenance import git_commit
 
-METHODS = ("voynov", "sefa", "ganspace", "random", "axes")
+METHODS = method_names()
+
+# Voynov presets: the paper's configuration (from its code) and GANLatentDiscovery's defaults. Values a preset
+# sets replace the request's; anything else stays as asked.
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {"direction_model": "unit", "count": 100, "reconstructor": "lenet", "steps": 3000, "batch_size": 128,
+              "lr": 1e-4, "direction_lr": None},
+    "original": {"direction_model": "ortho", "count": None, "reconstructor": "resnet18", "steps": 100_000,
+                 "batch_size": 32, "lr": 1e-4, "direction_lr": None},
+}
 
 
 @dataclass
@@ -41,10 +51,23 @@ class DiscoveryRequest:
     amp_bf16: bool = False
     rca_samples: int = 1024
     max_minutes: float | None = None
+    preset: str | None = None  # Voynov only: "paper" or "original" (see PRESETS)
+    jacobian_samples: int = 256
+    supervised_samples: int = 4096
+    probe_dir: str | None = None  # supervised: the phantom probe (default: models/_phantom-probe)
+
+    def with_preset(self) -> DiscoveryRequest:
+        """The request with its preset's values filled in (unchanged without a preset)."""
+        if self.preset is None:
+            return self
+        if self.preset not in PRESETS:
+            raise InvalidInputError(f"preset {self.preset!r} is unknown; allowed: {', '.join(PRESETS)}")
+        if self.method != "voynov":
+            raise InvalidInputError(f"--preset {self.preset} is a Voynov preset; it does not apply to method {self.method!r}")
+        return dataclasses.replace(self, **PRESETS[self.preset])
 
     def check(self, latent_dim: int) -> DiscoveryRequest:
-        if self.method not in METHODS:
-            raise InvalidInputError(f"method {self.method!r} is unknown; allowed: {', '.join(METHODS)}")
+        method = get_method(self.method)
         if self.direction_model not in DIRECTION_MODELS:
             raise InvalidInputError(
                 f"direction model {self.direction_model!r} is unknown; allowed: {', '.join(DIRECTION_MODELS)}"
@@ -52,12 +75,16 @@ class DiscoveryRequest:
         if self.reconstructor not in RECONSTRUCTORS:
             raise InvalidInputError(f"reconstructor {self.reconstructor!r} is unknown; allowed: {', '.join(RECONSTRUCTORS)}")
         count = self.resolved_count(latent_dim)
+        if count < 1:
+            raise InvalidInputError(f"-k {count}: a set needs at least one direction (K >= 1)")
         if self.method == "voynov" and self.direction_model == "ortho" and count != latent_dim:
             raise InvalidInputError(
                 f"-k {count} does not fit the 'ortho' direction model: it needs K equal to the latent size {latent_dim}"
             )
-        if self.method in ("sefa", "random", "axes") and not 1 <= count <= latent_dim:
-            raise InvalidInputError(f"-k {count} does not fit method {self.method!r}: it gives 1..{latent_dim} directions")
+        if count > method.max_count(latent_dim):
+            raise InvalidInputError(
+                f"-k {count} does not fit method {self.method!r}: it gives 1..{method.max_count(latent_dim)} directions"
+            )
         validate_id("direction set id", self.resolved_set_id())
         return self
 
@@ -67,7 +94,9 @@ class DiscoveryRequest:
     def resolved_set_id(self) -> str:
         if self.set_id:
             return self.set_id
-        return f"voynov-{self.direction_model}" if self.method == "voynov" else self.method
+        if self.method == "voynov":
+            return f"voynov-{self.preset}" if self.preset else f"voynov-{self.direction_model}"
+        return self.method
 
 
 def _provenance(model_dir: Path) -> dict[str, Any]:
@@ -76,78 +105,29 @@ def _provenance(model_dir: Path) -> dict[str, Any]:
         "model": model_dir.name,
         "torch": torch.__version__,
         "python": platform.python_version(),
+        **git_commit(),
     }
-
-
-def _voynov(
-    request: DiscoveryRequest,
-    generator: torch.nn.Module,
-    latent_dim: int,
-    image_size: int,
-    device: torch.device,
-    progress: bool,
-) -> tuple[ClosedFormResult, dict[str, Any]]:
-    config = VoynovConfig(
-        count=request.resolved_count(latent_dim),
-        direction_model=request.direction_model,
-        reconstructor=request.reconstructor,
-        steps=request.steps,
-        batch_size=request.batch_size,
-        lr=request.lr,
-        direction_lr=request.direction_lr,
-        seed=request.seed,
-        amp_bf16=request.amp_bf16,
-        rca_samples=request.rca_samples,
-        max_minutes=request.max_minutes,
-    )
-    result = train_voynov(generator, latent_dim, image_size, config, device, progress=progress)
-    params = {**config_params(config), "device": device.type, "paper_steps": 3000, "paper_batch_size": 128}
-    extra: dict[str, Any] = {"history": result.history[-50:]}
-    if request.direction_model == "linear":
-        extra["export_note"] = (
-            "trained as a free linear map; rows are saved normalised. One served unit of shift equals "
-            "1 / trained_norm trained units (see directions[i].metrics.trained_norm)."
-        )
-    elif request.direction_model == "unit":
-        extra["export_note"] = "trained with unit rows (normalised in every forward pass): served units equal trained units"
-    else:
-        extra["export_note"] = "trained orthonormal (matrix exponential of a skew-symmetric matrix): served units equal trained"
-    return ClosedFormResult(result.directions, result.direction_metrics, result.metrics, params), extra
 
 
 def discover(model_dir: Path | str, request: DiscoveryRequest, device: str = "auto", progress: bool = True) -> DirectionSet:
     """Find directions with `request.method` and save them as `directions/<set_id>` of the model folder."""
+    request = request.with_preset()
+    get_method(request.method)  # an unknown method fails before the model is loaded
     torch_device = resolve_device(device)
     model = load_for_discovery(model_dir, torch_device)
     request.check(model.latent_dim)
     count = request.resolved_count(model.latent_dim)
     started = time.perf_counter()
-    extra: dict[str, Any] = {}
-    if request.method == "voynov":
-        result, extra = _voynov(request, model.generator, model.latent_dim, model.image_size, torch_device, progress)
-    elif request.method == "sefa":
-        result = sefa(model.generator, model.latent_dim, count)
-    elif request.method == "ganspace":
-        result = ganspace(
-            model.generator,
-            model.latent_dim,
-            count,
-            block=request.ganspace_block,
-            n_samples=request.ganspace_samples,
-            seed=request.seed,
-            device=torch_device,
-            progress=progress,
-        )
-    else:
-        result = baseline(request.method, model.latent_dim, count, seed=request.seed)
+    output = get_method(request.method).run(MethodContext(model, request, torch_device, progress))
+    result = output.result
     metrics = {**result.metrics, "seconds_total": round(time.perf_counter() - started, 3)}
     return save_direction_set(
         model.path,
         request.resolved_set_id(),
         result.directions,
         method=request.method,
-        params={"count": count, **result.params},
+        params={"count": len(result.directions) if request.method == "supervised" else count, **result.params},
         direction_metrics=result.direction_metrics,
         metrics=metrics,
-        extra={"provenance": _provenance(model.path), **extra},
+        extra={"provenance": _provenance(model.path), **output.extra},
     )

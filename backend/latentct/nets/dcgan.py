@@ -68,26 +68,39 @@ class DCGANGenerator(nn.Module):
         return self.net(_as_latent_map(z, self.latent_dim))  # (B, 1, H, W)
 
 
-class DCGANDiscriminator(nn.Module):
-    """image [B, 1, H, W] -> logit [B]; mirrors the generator with LeakyReLU 0.2 and no BatchNorm on the input."""
+D_NORMS = ("batch", "spectral")
 
-    def __init__(self, ndf: int = 128, image_size: int = 128) -> None:
+
+class DCGANDiscriminator(nn.Module):
+    """image [B, 1, H, W] -> logit [B]; mirrors the generator with LeakyReLU 0.2 and no BatchNorm on the input.
+
+    d_norm "batch" is the paper's (BatchNorm after every inner convolution); "spectral" drops BatchNorm and divides
+    every convolution's weight by its largest singular value (Miyato et al. 2018), which keeps D Lipschitz.
+    """
+
+    def __init__(self, ndf: int = 128, image_size: int = 128, d_norm: str = "batch") -> None:
         super().__init__()
         self.ndf = check_positive("ndf", ndf)
         self.image_size = check_image_size(image_size)
+        if d_norm not in D_NORMS:
+            raise ValueError(f"d_norm must be one of {list(D_NORMS)}, got {d_norm!r}")
+        self.d_norm = d_norm
         halvings = log2(image_size) - 2  # image_size -> 4x4
         channels = ndf
         layers: list[nn.Module] = [nn.Conv2d(1, channels, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True)]
         for _ in range(halvings - 1):
-            layers += [
-                nn.Conv2d(channels, channels * 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(channels * 2),
-                nn.LeakyReLU(0.2, inplace=True),
-            ]
+            layers.append(nn.Conv2d(channels, channels * 2, 4, 2, 1, bias=False))
+            if d_norm == "batch":
+                layers.append(nn.BatchNorm2d(channels * 2))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
             channels *= 2
         self.features = nn.Sequential(*layers)  # (B, ndf * 2^(n-1), 4, 4)
         self.head = nn.Conv2d(channels, 1, 4, 1, 0, bias=False)
         init_dcgan_weights(self)
+        if d_norm == "spectral":
+            for module in [*self.features, self.head]:
+                if isinstance(module, nn.Conv2d):
+                    nn.utils.parametrizations.spectral_norm(module)
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         if image.dim() != 4 or image.shape[1] != 1 or image.shape[-1] != self.image_size:

@@ -31,6 +31,16 @@ class CommonConfig:
     aug_rotation_deg: float = 1.0
     aug_scale_min: float = 1.0
     aug_scale_max: float = 1.1
+    aug_translate_px: float = 0.0  # random shift of up to this many px in x and y (0: none, as in the paper)
+    # training recipe: "paper" (the paper's, as published) or "improved" (the demo models'); see RECIPES
+    recipe: str = "paper"
+    # arithmetic: "auto" = bfloat16 autocast on CUDA and on CPUs that run it natively (AMX), else float32
+    precision: str = "auto"
+    # time budget: stop after this many minutes of training (0: none); the run is then checkpointed and finished
+    max_minutes: float = 0.0
+    # quality tracked during training: Frechet distance and factor distances every N steps (0: only at the end)
+    quality_every_steps: int = 0
+    quality_track_samples: int = 500
     # bookkeeping
     # memory format: "auto" = channels_last on CUDA, and on CPUs for the VAE only (bench/bench_training.py: there
     # it is about 3x faster, while the DCGAN's transposed convolutions get slower); "on" / "off" force it
@@ -60,6 +70,10 @@ class GANConfig(CommonConfig):
     real_label_max: float = 0.999
     instance_noise_sigma: float = 0.1
     instance_noise_until: float = 0.5  # fraction of the epochs over which sigma decays linearly to 0
+    loss: str = "bce"  # "bce": the paper's, with smoothed real labels; "hinge" (SNGAN, BigGAN)
+    d_norm: str = "batch"  # discriminator normalisation: "batch" (the paper's) or "spectral" (Miyato et al. 2018)
+    ema_decay: float = 0.0  # exponential moving average of G's weights (0: none); the EMA generator is saved and served
+    augment_fakes: bool = False  # apply the same random augmentation to generated images (DiffAugment-style)
 
 
 @dataclass
@@ -72,9 +86,24 @@ class VAEConfig(CommonConfig):
 
 CONFIGS: dict[str, type[CommonConfig]] = {"gan": GANConfig, "vae": VAEConfig}
 
+# Named recipes: option values applied over the defaults, before a TOML file and flags. "paper" is the published
+# recipe (the defaults); "improved" is what the demo models are trained with (docs/training.md has the measurements).
+RECIPES: dict[str, dict[str, dict[str, Any]]] = {
+    "gan": {
+        "paper": {},
+        "improved": {"loss": "hinge", "d_norm": "spectral", "ema_decay": 0.999, "augment_fakes": True,
+                     "aug_translate_px": 4.0, "instance_noise_sigma": 0.0, "quality_every_steps": 500},
+    },
+    "vae": {
+        "paper": {},
+        "improved": {"quality_every_steps": 500},
+    },
+}
+PRECISIONS = ("auto", "fp32", "bf16")
+
 _POSITIVE_INTS = {"epochs", "batch_size", "latent_dim", "log_every_steps", "sample_count", "quality_samples", "ngf", "ndf",
-                  "base_channels"}
-_NON_NEGATIVE_INTS = {"seed", "threads", "checkpoint_every_steps", "sample_seed"}
+                  "base_channels", "quality_track_samples"}
+_NON_NEGATIVE_INTS = {"seed", "threads", "checkpoint_every_steps", "sample_seed", "quality_every_steps"}
 _POSITIVE_FLOATS = {"lr", "lr_g", "lr_d"}
 _UNIT_INTERVAL = {"beta1", "beta2"}  # [0, 1)
 
@@ -112,6 +141,16 @@ def validate(config: CommonConfig) -> CommonConfig:
             raise InvalidInputError(f"{name} must be in [0, 1), got {value!r}")
     if not config.checkpoint_min_interval_s >= 0:
         raise InvalidInputError(f"checkpoint_min_interval_s must be >= 0 seconds, got {config.checkpoint_min_interval_s!r}")
+    if config.recipe not in RECIPES["gan"]:
+        raise InvalidInputError(f"recipe must be one of {sorted(RECIPES['gan'])}, got {config.recipe!r}")
+    if config.precision not in PRECISIONS:
+        raise InvalidInputError(f"precision must be one of {list(PRECISIONS)}, got {config.precision!r}")
+    if not 0 <= config.max_minutes <= 100_000:
+        raise InvalidInputError(f"max_minutes must be in [0, 100000] (0: no time budget), got {config.max_minutes!r}")
+    if not 2 <= config.quality_track_samples <= 100_000:
+        raise InvalidInputError(f"quality_track_samples must be in [2, 100000], got {config.quality_track_samples!r}")
+    if not 0 <= config.aug_translate_px <= 32:
+        raise InvalidInputError(f"aug_translate_px must be in [0, 32] px, got {config.aug_translate_px!r}")
     if config.channels_last not in ("auto", "on", "off"):
         raise InvalidInputError(f"channels_last must be 'auto', 'on' or 'off', got {config.channels_last!r}")
     device = config.device
@@ -130,6 +169,12 @@ def validate(config: CommonConfig) -> CommonConfig:
                 "real labels must satisfy 0 < real_label_min <= real_label_max <= 1, "
                 f"got {config.real_label_min!r}, {config.real_label_max!r}"
             )
+        if config.loss not in ("bce", "hinge"):
+            raise InvalidInputError(f"loss must be 'bce' or 'hinge', got {config.loss!r}")
+        if config.d_norm not in ("batch", "spectral"):
+            raise InvalidInputError(f"d_norm must be 'batch' or 'spectral', got {config.d_norm!r}")
+        if not 0 <= config.ema_decay < 1:
+            raise InvalidInputError(f"ema_decay must be in [0, 1) (0: no moving average), got {config.ema_decay!r}")
         if not 0 <= config.instance_noise_sigma <= 2:
             raise InvalidInputError(f"instance_noise_sigma must be in [0, 2], got {config.instance_noise_sigma!r}")
         if not 0 < config.instance_noise_until <= 1:
@@ -175,10 +220,15 @@ def build_config(kind: str, config_file: Path | None = None, overrides: dict[str
     """Defaults, then the TOML file, then command-line overrides; validated."""
     if kind not in CONFIGS:
         raise InvalidInputError(f"kind must be one of {sorted(CONFIGS)}, got {kind!r}")
-    config = CONFIGS[kind]()
+    overrides = overrides or {}
+    file_values = read_toml(Path(config_file)) if config_file is not None else {}
+    recipe = overrides.get("recipe", file_values.get("recipe", "paper"))
+    if recipe not in RECIPES[kind]:
+        raise InvalidInputError(f"recipe must be one of {sorted(RECIPES[kind])}, got {recipe!r}")
+    config = apply_values(CONFIGS[kind](), {"recipe": recipe, **RECIPES[kind][recipe]}, f"recipe {recipe!r}")
     if config_file is not None:
-        config = apply_values(config, read_toml(Path(config_file)), str(config_file))
-    config = apply_values(config, overrides or {}, "command line")
+        config = apply_values(config, file_values, str(config_file))
+    config = apply_values(config, overrides, "command line")
     return validate(config)
 
 
@@ -187,12 +237,16 @@ def config_from_record(kind: str, record: dict[str, Any], source: str) -> Common
     return validate(apply_values(CONFIGS[kind](), record, source))
 
 
-def arch_of(kind: str, config: CommonConfig, image_size: int) -> dict[str, int]:
+def arch_of(kind: str, config: CommonConfig, image_size: int) -> dict[str, Any]:
     """The model's constructor arguments (manifest `arch`)."""
     if isinstance(config, GANConfig):
-        return {"latent_dim": config.latent_dim, "ngf": config.ngf, "ndf": config.ndf, "image_size": image_size}
+        arch: dict[str, Any] = {"latent_dim": config.latent_dim, "ngf": config.ngf, "ndf": config.ndf, "image_size": image_size}
+        if config.d_norm != "batch":  # recorded only when it differs, so the paper recipe's arch is unchanged
+            arch["d_norm"] = config.d_norm
+        return arch
     assert isinstance(config, VAEConfig)
     return {"latent_dim": config.latent_dim, "base_channels": config.base_channels, "image_size": image_size}
 
 
-__all__ = ["CONFIGS", "CommonConfig", "GANConfig", "VAEConfig", "apply_values", "arch_of", "build_config", "validate"]
+__all__ = ["CONFIGS", "PRECISIONS", "RECIPES", "CommonConfig", "GANConfig", "VAEConfig", "apply_values", "arch_of",
+           "build_config", "validate"]

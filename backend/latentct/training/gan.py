@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -11,23 +12,35 @@ from torch import nn
 from latentct.nets import DCGANDiscriminator, DCGANGenerator
 from latentct.training.augment import add_instance_noise, instance_noise_sigma
 from latentct.training.config import GANConfig
+from latentct.training.ema import WeightAverage
 from latentct.training.runtime import Runtime
+
+Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
 class GANTrainer:
-    """Holds G, D (possibly DDP-wrapped) and their Adam optimisers; `step` trains on one batch of real images."""
+    """Holds G, D (possibly DDP-wrapped), their Adam optimisers and, with ema_decay > 0, the averaged G;
+    `step` trains on one batch of (augmented) real images.
+
+    `nets` is what a checkpoint holds; `model_nets` what the model folder gets: the averaged generator when there is one.
+    """
 
     kind = "gan"
     curve_keys: tuple[str, ...] = ("loss_d", "loss_g", "d_real", "d_fake", "noise_sigma")
 
-    def __init__(self, config: GANConfig, arch: dict[str, int], runtime: Runtime) -> None:
+    def __init__(self, config: GANConfig, arch: dict[str, Any], runtime: Runtime, augment: Augment | None = None) -> None:
         self.config, self.runtime = config, runtime
+        self.augment_fakes = augment if config.augment_fakes else None
         generator = DCGANGenerator(arch["latent_dim"], arch["ngf"], arch["image_size"])
-        discriminator = DCGANDiscriminator(arch["ndf"], arch["image_size"])
+        discriminator = DCGANDiscriminator(arch["ndf"], arch["image_size"], arch.get("d_norm", "batch"))
         self.nets: dict[str, nn.Module] = {
             "generator": runtime.place(generator),
             "discriminator": runtime.place(discriminator),
         }
+        self.average = WeightAverage(self.nets["generator"], config.ema_decay) if config.ema_decay > 0 else None
+        if self.average is not None:
+            self.nets["generator_ema"] = self.average.average
+        self.steps_done = 0
         betas = (config.beta1, config.beta2)
         self.optimizers: dict[str, torch.optim.Optimizer] = {
             "generator": torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=betas),
@@ -45,11 +58,37 @@ class GANTrainer:
 
     @property
     def generator(self) -> nn.Module:
+        """The generator that is sampled, measured and saved: the weight average when there is one."""
+        return self.average.average if self.average is not None else self.nets["generator"]
+
+    @property
+    def trained_generator(self) -> nn.Module:
         return self.nets["generator"]
+
+    @property
+    def model_nets(self) -> dict[str, nn.Module]:
+        return {"generator": self.generator, "discriminator": self.nets["discriminator"]}
 
     def train_mode(self) -> None:
         self.G.train()
         self.D.train()
+
+    def _d_input(self, images: torch.Tensor, sigma: float, rng: torch.Generator, generated: bool) -> torch.Tensor:
+        if generated and self.augment_fakes is not None:
+            images = self.augment_fakes(images, rng)
+        return add_instance_noise(images, sigma, rng)
+
+    def _d_losses(self, logit_real: torch.Tensor, logit_fake: torch.Tensor, real_targets: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.config.loss == "hinge":
+            return F.relu(1.0 - logit_real).mean(), F.relu(1.0 + logit_fake).mean()
+        return (F.binary_cross_entropy_with_logits(logit_real, real_targets),
+                F.binary_cross_entropy_with_logits(logit_fake, torch.zeros_like(logit_fake)))
+
+    def _g_loss(self, logit_gen: torch.Tensor) -> torch.Tensor:
+        if self.config.loss == "hinge":
+            return -logit_gen.mean()
+        return F.binary_cross_entropy_with_logits(logit_gen, torch.ones_like(logit_gen))
 
     def step(self, real: torch.Tensor, rng: torch.Generator, progress_epochs: float) -> dict[str, torch.Tensor]:
         """real [B, 1, H, W] (augmented) -> detached scalar tensors of this step's losses and D outputs."""
@@ -65,21 +104,21 @@ class GANTrainer:
 
         self.optimizers["discriminator"].zero_grad(set_to_none=True)
         with rt.autocast():
-            logit_real = self.D(add_instance_noise(real, sigma, rng)).float()
-        loss_real = F.binary_cross_entropy_with_logits(logit_real, real_targets)
-        loss_real.backward()
-        with rt.autocast():
-            logit_fake = self.D(add_instance_noise(fake.detach(), sigma, rng)).float()
-        loss_fake = F.binary_cross_entropy_with_logits(logit_fake, torch.zeros_like(logit_fake))
-        loss_fake.backward()
+            logit_real = self.D(self._d_input(real, sigma, rng, generated=False)).float()
+            logit_fake = self.D(self._d_input(fake.detach(), sigma, rng, generated=True)).float()
+        loss_real, loss_fake = self._d_losses(logit_real, logit_fake, real_targets)
+        (loss_real + loss_fake).backward()
         self.optimizers["discriminator"].step()
 
         self.optimizers["generator"].zero_grad(set_to_none=True)
         with rt.autocast():
-            logit_gen = self.D(add_instance_noise(fake, sigma, rng)).float()
-        loss_g = F.binary_cross_entropy_with_logits(logit_gen, torch.ones_like(logit_gen))
+            logit_gen = self.D(self._d_input(fake, sigma, rng, generated=True)).float()
+        loss_g = self._g_loss(logit_gen)
         loss_g.backward()
         self.optimizers["generator"].step()
+        self.steps_done += 1
+        if self.average is not None:
+            self.average.update(self.nets["generator"], self.steps_done)
         return {
             "loss_d": (loss_real + loss_fake).detach(),
             "loss_g": loss_g.detach(),

@@ -17,6 +17,8 @@ from latentct.fsutil import atomic_write_bytes
 
 # A wide window shows lung (dark), soft tissue (grey) and bone (white) at once: HU -1000..1000.
 GRID_WINDOW = {"width": 2000.0, "level": 0.0}
+# quality records (event "quality" in metrics.jsonl) drawn beside the losses
+QUALITY_PANELS = ("frechet_probe", "factor_distance_mean")
 
 
 def image_grid(images: torch.Tensor, columns: int = 8, pad_px: int = 2) -> np.ndarray:
@@ -62,17 +64,31 @@ def save_curves_png(metrics_path: Path, out_path: Path, keys: tuple[str, ...] | 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    records = [r for r in read_metrics(metrics_path) if r.get("event") == "step"]
+    all_records = read_metrics(metrics_path)
+    records = [r for r in all_records if r.get("event") == "step"]
+    quality = [r for r in all_records if r.get("event") == "quality"]
     present = [k for k in keys if any(k in r for r in records)]
+    quality_panels = [k for k in QUALITY_PANELS if any(k in r for r in quality)]
     if not records or not present:
         return None
-    fig, axes = plt.subplots(1, len(present), figsize=(3.6 * len(present), 3.0), squeeze=False)
-    for ax, key in zip(axes[0], present, strict=True):
+    panels = len(present) + len(quality_panels)
+    fig, axes = plt.subplots(1, panels, figsize=(3.6 * panels, 3.0), squeeze=False)
+    for ax, key in zip(axes[0], present, strict=False):
         points = [(r["step"], r[key]) for r in records if key in r]
         ax.plot([p[0] for p in points], [p[1] for p in points], lw=1.2)
         ax.set_title(key)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
+    for ax, key in zip(axes[0][len(present):], quality_panels, strict=True):
+        for series, label in ((key, "saved generator"), (f"trained_{key}", "trained G (no average)")):
+            points = [(r["step"], r[series]) for r in quality if series in r]
+            if points:
+                ax.plot([p[0] for p in points], [p[1] for p in points], lw=1.2, marker=".", label=label)
+        ax.set_title(f"{key} (quality, lower is better)", fontsize=9)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        if any(f"trained_{key}" in r for r in quality):
+            ax.legend(fontsize=7)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90)

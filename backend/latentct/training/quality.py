@@ -97,3 +97,38 @@ def subset(images: torch.Tensor, count: int, seed: int = 0) -> torch.Tensor:
         return images
     order = np.random.default_rng(seed).permutation(len(images))[:count]
     return images[np.sort(order)]
+
+
+class QualityTracker:
+    """Quality measured during a run: the real test features (and factor estimates) are computed once, then
+    `measure` draws the same fixed latents through a generator each time, so successive records are comparable.
+
+    With `samples` generated images the Frechet distance is biased upwards against the final card's (1000 samples),
+    but it is the same bias at every step of a run, which is what choosing or stopping a run by quality needs.
+    """
+
+    def __init__(self, probe: Probe, real_test: torch.Tensor, latent_dim: int, samples: int, has_factors: bool,
+                 real_train: torch.Tensor | None = None) -> None:
+        self.probe = probe
+        self.latent_dim, self.samples = latent_dim, samples
+        self.test_features = probe.features(real_test).numpy()
+        self.real_factors = probe.predict(real_test).numpy() if has_factors else None
+        # the floor at the same sample size: `samples` real training slices against the same test slices
+        self.floor = None if real_train is None else round(
+            frechet_distance(probe.features(real_train[:samples]).numpy(), self.test_features), 3)
+
+    def measure(self, generator: nn.Module, prefix: str = "") -> dict[str, Any]:
+        """{prefix}frechet_probe and, on phantom data, {prefix}factor_distance_mean and per-factor distances."""
+        generated = generate(generator, self.samples, self.latent_dim, seed=QUALITY_SEED + 1)
+        record: dict[str, Any] = {
+            f"{prefix}frechet_probe": round(frechet_distance(self.probe.features(generated).numpy(), self.test_features), 3)
+        }
+        if not prefix and self.floor is not None:
+            record["frechet_probe_real_floor"] = self.floor
+        if self.real_factors is not None:
+            distance = factor_distribution_distance(self.probe.predict(generated).numpy(), self.real_factors,
+                                                    names=self.probe.factor_names)
+            record[f"{prefix}factor_distance_mean"] = round(distance["mean"], 4)
+            if not prefix:
+                record["factor_distance"] = {k: round(v, 4) for k, v in distance["per_factor"].items()}
+        return record

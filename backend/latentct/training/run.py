@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,7 +36,8 @@ METRICS_JSONL = "metrics.jsonl"
 SAMPLES_DIR = "samples"
 # Options that may change when a run is resumed; anything else must match what the run was started with.
 RESUMABLE_OPTIONS = {"epochs", "device", "threads", "log_every_steps", "checkpoint_every_steps", "checkpoint_min_interval_s",
-                     "quality_samples", "probe_dir"}
+                     "quality_samples", "probe_dir", "max_minutes", "quality_every_steps", "quality_track_samples",
+                     "precision"}
 
 
 class Trainer(Protocol):
@@ -54,17 +56,31 @@ class Trainer(Protocol):
     def card_extras(self) -> dict[str, Any]: ...
 
 
-def use_channels_last(kind: str, option: str, device: torch.device) -> bool:
-    """The `channels_last` option resolved: "auto" is on for CUDA, and for the VAE on CPUs (measured faster)."""
+def use_channels_last(kind: str, option: str, device: torch.device, amp: bool = False) -> bool:
+    """The `channels_last` option resolved: "auto" is on for CUDA, for the VAE on CPUs, and for the GAN on CPUs in
+    bfloat16 (bench/bench_training.py: faster in each of these; the DCGAN in float32 on one CPU thread is not)."""
     if option != "auto":
         return option == "on"
-    return device.type == "cuda" or kind == "vae"
+    return device.type == "cuda" or kind == "vae" or amp
 
 
-def make_trainer(kind: str, config: CommonConfig, arch: dict[str, int], runtime: Runtime) -> Trainer:
+def make_augment(config: CommonConfig) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None:
+    """The run's random augmentation of a batch (None when switched off)."""
+    if not config.augment:
+        return None
+    scale_range = (config.aug_scale_min, config.aug_scale_max)
+    return lambda images, rng: random_affine(images, rng, config.aug_rotation_deg, scale_range, config.aug_translate_px)
+
+
+def model_nets(trainer: Trainer) -> dict[str, nn.Module]:
+    """The nets the model folder gets (a GAN with a weight average saves the average as its generator)."""
+    return dict(getattr(trainer, "model_nets", trainer.nets))
+
+
+def make_trainer(kind: str, config: CommonConfig, arch: dict[str, Any], runtime: Runtime) -> Trainer:
     if kind == "gan":
         assert isinstance(config, GANConfig)
-        return GANTrainer(config, arch, runtime)
+        return GANTrainer(config, arch, runtime, make_augment(config))
     assert isinstance(config, VAEConfig)
     return VAETrainer(config, arch, runtime)
 
@@ -86,6 +102,7 @@ class Position:
     batch: int = 0
     step: int = 0
     elapsed_s: float = 0.0
+    stopped_by: str = "epochs"  # or "max_minutes": the time budget ended the run
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -157,6 +174,8 @@ def _restore(trainer: Trainer, state: TrainingState, out: Path) -> Position:
         except (ValueError, KeyError, RuntimeError) as exc:
             raise ArtifactError(f"{where}: optimiser {name!r} state does not fit: {exc}") from None
     m = state.meta
+    if hasattr(trainer, "steps_done"):
+        trainer.steps_done = int(m["step"])  # the weight average's warm-up counts from the run's first step
     return Position(int(m["epoch"]), int(m["batch"]), int(m["step"]), float(m.get("elapsed_s", 0.0)))
 
 
@@ -211,7 +230,8 @@ def _checkpoint(trainer: Trainer, out: Path, position: Position, rng: torch.Gene
         nets={name: net.state_dict() for name, net in trainer.nets.items()},
         optimizers={name: opt.state_dict() for name, opt in trainer.optimizers.items()},
         tensors={"rng_state": rng.get_state()},
-        meta={"kind": trainer.kind, **dataclasses.asdict(position), "config": dataclasses.asdict(config)},
+        meta={"kind": trainer.kind, **{k: v for k, v in dataclasses.asdict(position).items() if k != "stopped_by"},
+              "config": dataclasses.asdict(config)},
     )
     save_training_state(out, state)
 
@@ -229,14 +249,32 @@ def _sample_images(trainer: Trainer, latents: torch.Tensor, runtime: Runtime) ->
 # 3. The run
 
 
+def _track_quality(trainer: Trainer, tracker: quality.QualityTracker, out: Path, step: int, images_seen: int,
+                   elapsed_s: float) -> None:
+    """One "quality" record in metrics.jsonl: the saved generator's distances and, with a weight average, the
+    trained generator's Frechet distance beside it (what the average buys, measured in the same run)."""
+    record: dict[str, Any] = {"event": "quality", "step": step, "images_seen": images_seen, "time_s": round(elapsed_s, 1)}
+    record.update(tracker.measure(trainer.generator))
+    trained = getattr(trainer, "trained_generator", trainer.generator)
+    if trained is not trainer.generator:
+        record.update(tracker.measure(trained, prefix="trained_"))
+    trainer.train_mode()
+    _append_metrics(out, record)
+
+
+def _over_budget(config: CommonConfig, started: float) -> bool:
+    return bool(config.max_minutes) and time.time() - started >= config.max_minutes * 60.0
+
+
 def _train_epochs(
     trainer: Trainer, config: CommonConfig, train: TrainingData, out: Path, runtime: Runtime, position: Position,
-    rng_state: torch.Tensor | None, progress: bool,
+    rng_state: torch.Tensor | None, progress: bool, tracker: quality.QualityTracker | None = None,
 ) -> Position:
     steps_per_epoch = batches_per_epoch(len(train), config.batch_size, runtime.world_size)
     sample_rng = torch.Generator().manual_seed(config.sample_seed)
     fixed_latents = torch.randn(config.sample_count, config.latent_dim, generator=sample_rng)
-    scale_range = (config.aug_scale_min, config.aug_scale_max)
+    augment = make_augment(config)
+    images_per_step = config.batch_size * runtime.world_size
     started = time.time() - position.elapsed_s
     last_checkpoint: float | None = None  # none written by this process yet: the first epoch end writes one
     for epoch in range(position.epoch, config.epochs):
@@ -257,8 +295,8 @@ def _train_epochs(
         for b in bar:
             real = train.images(sorted(batches[b])).to(runtime.device, non_blocking=True)
             real = real.contiguous(memory_format=runtime.memory_format)
-            if config.augment:
-                real = random_affine(real, rng, config.aug_rotation_deg, scale_range)
+            if augment is not None:
+                real = augment(real, rng)
             losses = trainer.step(real, rng, epoch + b / steps_per_epoch)
             position.step += 1
             window_steps += 1
@@ -276,21 +314,37 @@ def _train_epochs(
                 if runtime.is_main:
                     _append_metrics(out, record)
                 sums, window_start, window_steps = {}, time.time(), 0
+            if tracker is not None and config.quality_every_steps and position.step % config.quality_every_steps == 0:
+                _track_quality(trainer, tracker, out, position.step, position.step * images_per_step, time.time() - started)
             every = config.checkpoint_every_steps
             if every and position.step % every == 0 and not last and runtime.is_main:
                 _checkpoint(trainer, out, Position(epoch, b + 1, position.step, time.time() - started), rng, config)
                 last_checkpoint = _clock()
+            if not last and _over_budget(config, started):
+                bar.close()
+                position = Position(epoch, b + 1, position.step, time.time() - started, stopped_by="max_minutes")
+                if runtime.is_main:
+                    _checkpoint(trainer, out, position, rng, config)
+                    _append_metrics(out, {"event": "stop", "reason": "max_minutes", "step": position.step,
+                                          "time_s": round(position.elapsed_s, 1)})
+                return position
         bar.close()
         position = Position(epoch + 1, 0, position.step, time.time() - started)
+        budget_spent = epoch + 1 < config.epochs and _over_budget(config, started)
         if runtime.is_main:
             _append_metrics(out, {"event": "epoch", "epoch": epoch + 1, "step": position.step,
                                   "epoch_s": round(time.time() - epoch_start, 1), "time_s": round(position.elapsed_s, 1)})
-            if _checkpoint_due(config, epoch, position.step, last_checkpoint):
+            if budget_spent or _checkpoint_due(config, epoch, position.step, last_checkpoint):
                 _checkpoint(trainer, out, position, rng, config)
                 last_checkpoint = _clock()
             save_grid_png(_sample_images(trainer, fixed_latents, runtime), out / SAMPLES_DIR / f"epoch_{epoch + 1:03d}.png")
             save_curves_png(out / METRICS_JSONL, out / "curves.png", trainer.curve_keys)
         runtime.barrier()
+        if budget_spent:
+            if runtime.is_main:
+                _append_metrics(out, {"event": "stop", "reason": "max_minutes", "step": position.step,
+                                      "time_s": round(position.elapsed_s, 1)})
+            return dataclasses.replace(position, stopped_by="max_minutes")
     return position
 
 
@@ -328,23 +382,39 @@ def _reconstruction_mae_hu(trainer: Trainer, images: torch.Tensor, runtime: Runt
 
 
 def _save_final(
-    trainer: Trainer, config: CommonConfig, arch: dict[str, int], out: Path, data: dict[str, Any], metrics: dict[str, Any],
+    trainer: Trainer, config: CommonConfig, arch: dict[str, Any], out: Path, data: dict[str, Any], metrics: dict[str, Any],
     position: Position, runtime: Runtime, started_record: dict[str, Any],
 ) -> dict[str, Any]:
     fixed = torch.randn(24, config.latent_dim, generator=torch.Generator().manual_seed(config.sample_seed))
     save_grid_png(_sample_images(trainer, fixed, runtime), out / "samples.png", columns=8)
     images_per_s = position.step * config.batch_size * runtime.world_size / max(position.elapsed_s, 1e-9)
+    amp = runtime.amp_dtype
     training = {
         "epochs": config.epochs, "steps": position.step, "batch_size": config.batch_size, "world_size": runtime.world_size,
         "device": str(runtime.device), "seconds": round(position.elapsed_s, 1), "images_per_s": round(images_per_s, 2),
+        "images_seen": position.step * config.batch_size * runtime.world_size,
+        "minutes": round(position.elapsed_s / 60.0, 1), "stopped_by": position.stopped_by, "recipe": config.recipe,
+        "precision": "bf16 autocast" if amp is torch.bfloat16 else "fp32", "torch_threads": torch.get_num_threads(),
         "config": dataclasses.asdict(config),
     }
     prov = provenance({"data_dir": data["path"], "data_seed": data["seed"], "epochs": config.epochs,
                        "training_seconds": round(position.elapsed_s, 1), "started": started_record.get("created")})
     for net in trainer.nets.values():
         net.eval()
-    return save_model(out, kind=trainer.kind, arch=arch, nets=trainer.nets, data=data, training=training, metrics=metrics,
-                      provenance=prov, **trainer.card_extras())
+    return save_model(out, kind=trainer.kind, arch=arch, nets=model_nets(trainer), data=data, training=training,
+                      metrics=metrics, provenance=prov, **trainer.card_extras())
+
+
+def _quality_tracker(config: CommonConfig, train: TrainingData, test: TrainingData, runtime: Runtime
+                     ) -> quality.QualityTracker | None:
+    probe = quality.open_probe(config.probe_dir or None, runtime.device)
+    if probe is None:
+        return None
+    real_test = quality.subset(test.all_images(), max(config.quality_samples, config.quality_track_samples))
+    has_factors = train.factor_matrix(probe.factor_names) is not None
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(1))[: config.quality_track_samples]
+    real_train = train.images(sorted(order.tolist()))
+    return quality.QualityTracker(probe, real_test, config.latent_dim, config.quality_track_samples, has_factors, real_train)
 
 
 def _run(
@@ -352,7 +422,8 @@ def _run(
     runtime: Runtime, progress: bool,
 ) -> TrainResult:
     arch = arch_of(kind, config, train.image_size)
-    runtime.channels_last = use_channels_last(kind, config.channels_last, runtime.device)
+    runtime.precision = config.precision
+    runtime.channels_last = use_channels_last(kind, config.channels_last, runtime.device, runtime.amp_dtype is not None)
     check_batch_size(len(train), config.batch_size, runtime.world_size)
     torch.manual_seed(config.seed)  # initial weights
     trainer = make_trainer(kind, config, arch, runtime)
@@ -381,7 +452,8 @@ def _run(
             _truncate_metrics(out, position.step)
         write_json(out / CONFIG_JSON, record)
     runtime.barrier()
-    position = _train_epochs(trainer, config, train, out, runtime, position, rng_state, progress)
+    tracker = _quality_tracker(config, train, test, runtime) if runtime.is_main and config.quality_every_steps else None
+    position = _train_epochs(trainer, config, train, out, runtime, position, rng_state, progress, tracker)
     card = None
     if runtime.is_main:
         metrics = _final_metrics(trainer, config, train, test, runtime)

@@ -6,7 +6,6 @@ import contextlib
 import os
 import platform
 import shlex
-import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,8 +15,9 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from latentct.config import REPO_ROOT
 from latentct.errors import InvalidInputError
+from latentct.hardware import cpu_has_native_bf16
+from latentct.provenance import git_commit
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -36,6 +36,19 @@ def resolve_device(device: str, local_rank: int = 0) -> torch.device:
     return torch.device(device)
 
 
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for a training process: None means float32 throughout."""
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision != "auto":
+        raise InvalidInputError(f"precision must be 'auto', 'fp32' or 'bf16', got {precision!r}")
+    if device.type == "cuda" or cpu_has_native_bf16():
+        return torch.bfloat16
+    return None
+
+
 @dataclass
 class Runtime:
     """This process's place in the run: device, rank and world size (1 without torchrun)."""
@@ -46,6 +59,7 @@ class Runtime:
     local_rank: int = 0
     owns_group: bool = False  # we started the process group (so we end it); a caller's group is left alone
     channels_last: bool | None = None  # None: on CUDA only
+    precision: str = "auto"  # see resolve_precision
 
     @property
     def is_main(self) -> bool:
@@ -57,8 +71,8 @@ class Runtime:
 
     @property
     def amp_dtype(self) -> torch.dtype | None:
-        """bf16 autocast on CUDA (no loss scaling needed, unlike fp16); full precision on the CPU."""
-        return torch.bfloat16 if self.device.type == "cuda" else None
+        """bf16 autocast (no loss scaling needed, unlike fp16) on CUDA and on CPUs with native bf16; else float32."""
+        return resolve_precision(self.precision, self.device)
 
     @property
     def memory_format(self) -> torch.memory_format:
@@ -115,20 +129,6 @@ def torch_threads(threads: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-def git_commit() -> dict[str, Any]:
-    """The source commit and whether the working tree had changes, or nulls outside a git checkout."""
-    def run(*args: str) -> str | None:
-        try:
-            done = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10, check=False)
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    commit = run("rev-parse", "HEAD")
-    status = run("status", "--porcelain", "--untracked-files=no") if commit else None
-    return {"commit": commit, "dirty": bool(status) if status is not None else None}
 
 
 def provenance(extra: dict[str, Any] | None = None) -> dict[str, Any]:

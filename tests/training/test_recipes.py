@@ -1,0 +1,153 @@
+"""The improved recipe (weight average, spectral norm, hinge loss, augmented fakes), quality tracked during a run,
+the time budget, precision choice and their bad inputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from latentct.artifacts import load_model
+from latentct.artifacts.checkpoints import load_training_state
+from latentct.errors import InvalidInputError
+from latentct.hardware import cpu_has_native_bf16
+from latentct.nets import DCGANDiscriminator, DCGANGenerator
+from latentct.training.augment import random_affine
+from latentct.training.config import RECIPES, build_config
+from latentct.training.ema import WeightAverage, ema_decay_at
+from latentct.training.run import run_training
+from latentct.training.runtime import resolve_precision
+from tests.training.conftest import tiny_options
+
+GAN = {"ngf": 4, "ndf": 4}
+
+
+def _records(out: Path, event: str) -> list[dict]:
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    return [r for r in map(json.loads, lines) if r.get("event") == event]
+
+
+def test_recipe_sets_defaults_that_a_file_and_flags_still_override(tmp_path: Path) -> None:
+    improved = build_config("gan", overrides={"recipe": "improved"})
+    assert (improved.loss, improved.d_norm, improved.ema_decay, improved.augment_fakes) == ("hinge", "spectral", 0.999, True)
+    paper = build_config("gan")
+    assert (paper.recipe, paper.loss, paper.d_norm, paper.ema_decay, paper.augment_fakes) == ("paper", "bce", "batch", 0.0, False)
+    assert set(RECIPES["gan"]) == set(RECIPES["vae"]) == {"paper", "improved"}
+    toml = tmp_path / "run.toml"
+    toml.write_text('recipe = "improved"\nema_decay = 0.99\n')
+    from_file = build_config("gan", toml, {"loss": "bce"})
+    assert (from_file.recipe, from_file.ema_decay, from_file.loss, from_file.d_norm) == ("improved", 0.99, "bce", "spectral")
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        ({"recipe": "fancy"}, "recipe must be one of \\['improved', 'paper'\\], got 'fancy'"),
+        ({"loss": "wasserstein"}, "loss must be 'bce' or 'hinge', got 'wasserstein'"),
+        ({"d_norm": "layer"}, "d_norm must be 'batch' or 'spectral', got 'layer'"),
+        ({"ema_decay": 1.0}, "ema_decay must be in \\[0, 1\\)"),
+        ({"precision": "fp8"}, "precision must be one of \\['auto', 'fp32', 'bf16'\\], got 'fp8'"),
+        ({"max_minutes": -1.0}, "max_minutes must be in \\[0, 100000\\]"),
+        ({"quality_every_steps": -5}, "quality_every_steps must be >= 0, got -5"),
+        ({"aug_translate_px": 40.0}, "aug_translate_px must be in \\[0, 32\\] px, got 40.0"),
+    ],
+)
+def test_bad_recipe_options_name_the_value(overrides: dict, message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        build_config("gan", overrides=overrides)
+
+
+def test_weight_average_blends_parameters_and_copies_buffers() -> None:
+    torch.manual_seed(0)
+    net = DCGANGenerator(8, 4, 16)
+    average = WeightAverage(net, decay=0.9)
+    before = [p.detach().clone() for p in average.average.parameters()]
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(1.0)
+        for b in net.buffers():
+            b.fill_(3)
+    average.update(net, step=1000)  # past the ramp: the decay is 0.9
+    for old, new, current in zip(before, average.average.parameters(), net.parameters(), strict=True):
+        assert torch.allclose(new, 0.9 * old + 0.1 * current, atol=1e-6)
+    assert all(torch.all(b == 3) for b in average.average.buffers())
+    assert not average.average.training and not any(p.requires_grad for p in average.average.parameters())
+    assert ema_decay_at(0, 0.999) == pytest.approx(0.1) and ema_decay_at(10**6, 0.999) == 0.999
+
+
+def test_spectral_discriminator_has_unit_spectral_norm_and_no_batchnorm() -> None:
+    torch.manual_seed(0)
+    d = DCGANDiscriminator(4, 32, d_norm="spectral")
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in d.modules())
+    for _ in range(20):  # power iterations run in training-mode forwards
+        d(torch.randn(4, 1, 32, 32))
+    d.eval()
+    convs = [m for m in d.modules() if isinstance(m, torch.nn.Conv2d)]
+    for conv in convs:
+        sigma = torch.linalg.matrix_norm(conv.weight.detach().flatten(1), ord=2)
+        assert sigma == pytest.approx(1.0, abs=0.05)
+    with pytest.raises(ValueError, match="d_norm must be one of \\['batch', 'spectral'\\], got 'group'"):
+        DCGANDiscriminator(4, 32, d_norm="group")
+
+
+def test_translation_moves_content_by_at_most_the_limit() -> None:
+    image = -torch.ones(64, 1, 32, 32)
+    image[:, :, 16, 16] = 1.0  # one bright pixel in the middle of every image
+    moved = random_affine(image, torch.Generator().manual_seed(0), 0.0, (1.0, 1.0), max_translate_px=4.0)
+    brightest = moved.flatten(1).argmax(dim=1)
+    rows, cols = brightest // 32, brightest % 32
+    assert (rows - 16).abs().max() <= 4 and (cols - 16).abs().max() <= 4
+    assert len({(int(r), int(c)) for r, c in zip(rows, cols, strict=True)}) > 10  # it does move them
+
+
+def test_precision_auto_follows_the_cpu_flags() -> None:
+    assert cpu_has_native_bf16("flags\t\t: fpu avx2 avx512f amx_bf16 amx_tile\n")
+    assert cpu_has_native_bf16("flags : avx512_bf16 avx512f\n")
+    assert not cpu_has_native_bf16("flags : fpu avx2 fma\n")
+    cpu = torch.device("cpu")
+    assert resolve_precision("fp32", cpu) is None and resolve_precision("bf16", cpu) is torch.bfloat16
+    assert resolve_precision("auto", cpu) is (torch.bfloat16 if cpu_has_native_bf16() else None)
+
+
+@pytest.mark.slow
+def test_improved_recipe_saves_the_average_and_tracks_quality(tiny_data: Path, tiny_probe: Path, tmp_path: Path) -> None:
+    out = tmp_path / "improved"
+    options = tiny_options(tiny_probe, **GAN, epochs=2, recipe="improved", quality_every_steps=2, quality_track_samples=8)
+    result = run_training("gan", tiny_data, out, overrides=options, progress=False)
+    card = result.card
+    assert card is not None and card["arch"]["d_norm"] == "spectral" and card["training"]["recipe"] == "improved"
+    assert card["training"]["images_seen"] == result.steps * 8 and card["training"]["stopped_by"] == "epochs"
+    saved = load_model(out, components=("generator", "discriminator"))
+    average, trained = result.nets["generator_ema"].state_dict(), result.nets["generator"].state_dict()
+    served = saved.generator.state_dict()
+    assert all(torch.equal(served[k].cpu(), average[k].cpu()) for k in served)
+    assert not all(torch.equal(served[k].cpu(), trained[k].cpu()) for k in served if k.endswith("weight"))
+    quality = _records(out, "quality")
+    assert [r["step"] for r in quality] == list(range(2, result.steps + 1, 2))
+    assert all({"frechet_probe", "trained_frechet_probe", "frechet_probe_real_floor", "factor_distance_mean"} <= set(r)
+               for r in quality)
+    assert "generator_ema" in load_training_state(out).nets  # a resumed run keeps its average
+
+
+@pytest.mark.slow
+def test_time_budget_stops_checkpoints_and_resumes(tiny_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "budget"
+    options = tiny_options(**GAN, epochs=3, max_minutes=1e-6)  # spent after the first step
+    stopped = run_training("gan", tiny_data, out, overrides=options, progress=False)
+    assert stopped.steps == 1 and stopped.card is not None and stopped.card["training"]["stopped_by"] == "max_minutes"
+    assert _records(out, "stop")[0]["reason"] == "max_minutes"
+    assert load_training_state(out).meta["step"] == 1
+    resumed = run_training("gan", tiny_data, out, overrides={"max_minutes": 0.0}, resume=True, progress=False)
+    straight = run_training("gan", tiny_data, tmp_path / "straight", overrides={**options, "max_minutes": 0.0},
+                            progress=False)
+    assert resumed.steps == straight.steps and resumed.card is not None
+    assert resumed.card["training"]["stopped_by"] == "epochs"
+
+
+def test_resume_with_another_recipe_is_refused(tiny_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    run_training("gan", tiny_data, out, overrides=tiny_options(**GAN, max_minutes=1e-6), progress=False)
+    with pytest.raises(InvalidInputError, match="cannot resume with recipe='improved': the run was started with recipe='paper'"):
+        run_training("gan", tiny_data, out, overrides={"recipe": "improved"}, resume=True, progress=False)
