@@ -151,3 +151,40 @@ def test_resume_with_another_recipe_is_refused(tiny_data: Path, tmp_path: Path) 
     run_training("gan", tiny_data, out, overrides=tiny_options(**GAN, max_minutes=1e-6), progress=False)
     with pytest.raises(InvalidInputError, match="cannot resume with recipe='improved': the run was started with recipe='paper'"):
         run_training("gan", tiny_data, out, overrides={"recipe": "improved"}, resume=True, progress=False)
+
+
+def test_memorisation_flags_a_copier_and_not_fresh_slices(tiny_data: Path, tiny_probe: Path) -> None:
+    from latentct.artifacts.probe import load_probe
+    from latentct.training.data import open_split
+    from latentct.training.quality import memorisation
+
+    train, test = open_split(tiny_data, "train"), open_split(tiny_data, "test")
+    probe = load_probe(tiny_probe)
+    copies = train.images(list(range(0, len(train), 2)))  # a generator that returns its training slices
+    held_out = test.all_images()
+    copier = memorisation(copies, held_out, train, probe)
+    for space in ("probe_features", "pixels_rms_hu"):
+        assert copier[space]["generated_to_train"]["median"] == pytest.approx(0.0, abs=1e-3)
+        assert copier[space]["ratio_of_medians"] < 0.01
+        assert copier[space]["generated_closer_than_p05_held_out"] == 1.0
+    blurred = torch.nn.functional.avg_pool2d(copies, 5, stride=1, padding=2)  # new images, not copies
+    honest = memorisation(blurred, held_out, train, probe)
+    assert honest["pixels_rms_hu"]["ratio_of_medians"] > 0.2
+    assert honest["pixels_rms_hu"]["held_out_to_train"]["median"] > 0
+    assert copier["train_slices"] == len(train)
+
+
+def test_memorisation_cli_writes_the_card(tiny_data: Path, tiny_probe: Path, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.training.conftest import run_cli
+
+    out = tmp_path / "gan"
+    run_training("gan", tiny_data, out, overrides=tiny_options(**GAN), progress=False)
+    code, text, err = run_cli(capsys, monkeypatch, "models", "memorisation", "--model", str(out), "--data", str(tiny_data),
+                              "--probe", str(tiny_probe), "--samples", "8")
+    assert code == 0, err
+    assert json.loads(text)["generated"] == 8
+    assert load_model(out).manifest["metrics"]["memorisation"]["probe_features"]["ratio_of_medians"] > 0
+    code, _, err = run_cli(capsys, monkeypatch, "models", "memorisation", "--model", str(out), "--data", str(tiny_data),
+                           "--samples", "1")
+    assert code != 0 and "--samples must be in 2..100000, got 1" in err

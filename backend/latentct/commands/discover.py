@@ -45,7 +45,9 @@ def discover_command(
         float | None,
         typer.Option("--max-minutes", help="Voynov: stop training after this many minutes (steps done are recorded)."),
     ] = None,
-    amp: Annotated[bool, typer.Option("--amp/--no-amp", help="Voynov on CUDA: bfloat16 autocast.")] = False,
+    amp: Annotated[
+        bool, typer.Option("--amp/--no-amp", help="Voynov: bfloat16 autocast (CUDA, and CPUs with native bf16).")
+    ] = False,
     preset: Annotated[
         str | None,
         typer.Option("--preset", help="Voynov: 'paper' (the paper's code: unit directions, K = 100, LeNet, 3000 x 128, "

@@ -174,6 +174,35 @@ def evaluate_quality_command(
         update_manifest(folder, {"metrics": metrics})
 
 
+@models_app.command("memorisation")
+def memorisation_command(
+    model: Annotated[str, typer.Option("--model", help="Model id (in --models-dir) or a model folder path.")],
+    data: Annotated[Path, typer.Option("--data", help="The dataset the model was trained on (train and test split).")],
+    probe: Annotated[Path | None, typer.Option("--probe", help="Probe folder (default: models/_phantom-probe).")] = None,
+    samples: Annotated[int, typer.Option("--samples", help="Generated and held-out slices to compare.")] = 1000,
+    models_dir: ModelsDirOpt = None,
+    write: Annotated[bool, typer.Option("--write/--no-write", help="Store the result in the model's model.json.")] = True,
+) -> None:
+    """Does the model copy its training slices? Nearest-training-slice distances of generated samples beside those
+    of held-out real slices, in probe features and in pixels."""
+    from latentct.artifacts import load_model, update_manifest
+    from latentct.artifacts.probe import load_probe
+    from latentct.training.data import open_split
+    from latentct.training.quality import generate, memorisation, subset
+
+    if not 2 <= samples <= 100_000:
+        raise InvalidInputError(f"--samples must be in 2..100000, got {samples}")
+    folder = _model_dir(model, models_dir)
+    loaded = load_model(folder, components=("generator",))
+    train, test = open_split(data, "train"), open_split(data, "test")
+    result = memorisation(generate(loaded.generator, samples, loaded.latent_dim), subset(test.all_images(), samples), train,
+                          load_probe(probe))
+    result["data"] = str(data)
+    typer.echo(json.dumps(result, indent=2))
+    if write:
+        update_manifest(folder, {"metrics": {"memorisation": result}})
+
+
 def register(app: typer.Typer) -> None:
     """Add `latentct models ...` to the main app."""
     app.add_typer(models_app, name="models")

@@ -440,12 +440,26 @@ def _paint_body_wall(cv: _Canvas, p: Patient, lv: _Level) -> None:
                     cv.paint((shape[0], shape[1] * outer[shape[0]]), hu)
 
 
+BREAST_LEVELS = (0.3, 0.85)  # the slice levels (z) between which breasts are painted
+
+
+def breast_profile(z: float) -> float:
+    """How much of a patient's breasts a slice at level z shows: 0 outside BREAST_LEVELS, 1 at their middle."""
+    low, high = BREAST_LEVELS
+    return math.sqrt(math.sin(math.pi * (z - low) / (high - low))) if low < z < high else 0.0
+
+
+def visible_breast_size(breast_size: np.ndarray, z_position: np.ndarray) -> np.ndarray:
+    """The breast size a slice shows (what an image can tell): breast_size * breast_profile(z), elementwise."""
+    profile = np.array([breast_profile(float(z)) for z in np.ravel(z_position)]).reshape(np.shape(z_position))
+    return np.asarray(breast_size, dtype=np.float64) * profile
+
+
 def _paint_breasts(cv: _Canvas, p: Patient, lv: _Level) -> None:
     s = p.breast_size
-    profile = math.sin(math.pi * (lv.z - 0.3) / 0.55) if 0.3 < lv.z < 0.85 else 0.0
+    profile = breast_profile(lv.z)
     if s <= 0 or profile <= 0:
         return
-    profile = math.sqrt(profile)
     a = (0.3 + 0.1 * s) * profile
     b = (0.05 + 0.25 * s) * profile
     for side in (-1.0, 1.0):

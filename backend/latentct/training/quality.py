@@ -5,7 +5,7 @@ on phantom data, the distance between generated and real factor distributions as
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -132,3 +132,64 @@ class QualityTracker:
             if not prefix:
                 record["factor_distance"] = {k: round(v, 4) for k, v in distance["per_factor"].items()}
         return record
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Memorisation: does the generator copy its training slices?
+
+
+def _nearest_distances(queries: torch.Tensor, train: TrainingDataLike, embed: Any, chunk: int = 2048) -> torch.Tensor:
+    """For every row of `queries` [Q, E] (already embedded), the Euclidean distance to the nearest embedded training
+    slice, streaming the training split in chunks (it need not fit in memory)."""
+    best = torch.full((len(queries),), float("inf"), dtype=torch.float64)
+    q = queries.double()
+    q2 = (q * q).sum(dim=1, keepdim=True)
+    for start in range(0, len(train), chunk):
+        t = embed(train.images(list(range(start, min(start + chunk, len(train)))))).double()
+        d2 = q2 + (t * t).sum(dim=1)[None, :] - 2.0 * q @ t.T
+        best = torch.minimum(best, d2.min(dim=1).values.clamp(min=0))
+    return best.sqrt()
+
+
+class TrainingDataLike(Protocol):
+    def __len__(self) -> int: ...
+
+    def images(self, indices: list[int]) -> torch.Tensor: ...
+
+
+def _summary(distances: torch.Tensor) -> dict[str, float]:
+    values = distances.numpy()
+    return {"median": round(float(np.median(values)), 4), "p05": round(float(np.percentile(values, 5)), 4)}
+
+
+def memorisation(generated: torch.Tensor, held_out: torch.Tensor, train: TrainingDataLike, probe: Probe) -> dict[str, Any]:
+    """Distance of each generated slice to its nearest training slice, beside the same for held-out real slices
+    (which the generator never saw), in probe features and in pixels (RMS difference in HU).
+
+    A generator that copies sits closer to its training data than new real slices do: ratio (generated median /
+    held-out median) well below 1, and many generated samples nearer than almost every held-out slice.
+    """
+    scale_hu = 1500.0  # one unit of [-1, 1] is 1500 HU (HU range -1000..2000)
+    pixels = held_out[0].numel()
+
+    def embed_features(images: torch.Tensor) -> torch.Tensor:
+        return probe.features(images).cpu()
+
+    def embed_pixels(images: torch.Tensor) -> torch.Tensor:
+        return images.flatten(1) * (scale_hu / pixels**0.5)  # Euclidean distance = RMS difference in HU
+
+    result: dict[str, Any] = {"generated": len(generated), "held_out": len(held_out), "train_slices": len(train)}
+    for name, embed in (("probe_features", embed_features), ("pixels_rms_hu", embed_pixels)):
+        gen = _nearest_distances(embed(generated), train, embed)
+        real = _nearest_distances(embed(held_out), train, embed)
+        threshold = float(np.percentile(real.numpy(), 5))
+        result[name] = {
+            "generated_to_train": _summary(gen),
+            "held_out_to_train": _summary(real),
+            "ratio_of_medians": round(float(gen.median() / real.median().clamp(min=1e-12)), 4),
+            "generated_closer_than_p05_held_out": round(float((gen < threshold).float().mean()), 4),
+        }
+    result["method"] = ("nearest training slice (Euclidean) of each generated and each held-out real slice; a copying "
+                        "generator has ratio_of_medians well below 1 and far more than 5 % of its samples closer than "
+                        "the 5th percentile of held-out slices")
+    return result
