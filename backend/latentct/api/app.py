@@ -25,7 +25,15 @@ from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
 
 from latentct import INTENDED_USE, __version__
-from latentct.api import routes_encode, routes_health, routes_images, routes_labels, routes_live, routes_models
+from latentct.api import (
+    routes_encode,
+    routes_health,
+    routes_images,
+    routes_labels,
+    routes_live,
+    routes_local,
+    routes_models,
+)
 from latentct.api.caching import ResponseCache
 from latentct.api.errors import install_error_handlers
 from latentct.api.fast_image import ImageFastPath
@@ -125,7 +133,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def _api_router() -> APIRouter:
     api = APIRouter(prefix="/api")
-    for module in (routes_health, routes_models, routes_images, routes_live, routes_encode):
+    for module in (routes_health, routes_models, routes_images, routes_live, routes_encode, routes_local):
         api.include_router(module.router)
     return api
 

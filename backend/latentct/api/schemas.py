@@ -72,6 +72,19 @@ class DirectionVectors(BaseModel):
     directions: list[list[float]] = Field(description="K rows of latent_dim float32 values, unit length, in set order")
 
 
+class LocalDirections(BaseModel):
+    """Extension of the contract: the pullback-metric directions at one latent (GET .../local-directions)."""
+
+    model: str
+    seed: int
+    set: str | None = Field(description="the set the shifts refer to, if any")
+    latent: list[float] = Field(description="z of the seed plus the shifts: render along a direction with POST /render")
+    count: int
+    directions: list[list[float]] = Field(description="unit rows, the largest image change first")
+    eigenvalues: list[float] = Field(description="squared image change (pixels in [-1, 1], summed) per unit shift")
+    seconds: float
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 

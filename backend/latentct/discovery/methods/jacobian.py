@@ -106,6 +106,9 @@ def jacobian_directions(generator: nn.Module, latent_dim: int, count: int, confi
     return ClosedFormResult(directions, per_direction, metrics, params)
 
 
+REDUCED_PRECISION_FD_STEP = 3e-2  # a bf16/fp16 generator's rounding needs a larger step (J^T J within ~3 %)
+
+
 @torch.no_grad()
 def local_directions(generator: nn.Module, z: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The pullback-metric directions at one latent z [D]: (unit rows [count, D], eigenvalues [count]), both CPU.
@@ -116,9 +119,12 @@ def local_directions(generator: nn.Module, z: torch.Tensor, count: int) -> tuple
     _check_count(count, latent_dim)
     was_training = generator.training
     generator.eval()
-    device = next(generator.parameters()).device
+    weight = next(generator.parameters())
+    step = FD_STEP if weight.dtype == torch.float32 else REDUCED_PRECISION_FD_STEP
     try:
-        metric = jacobian_gram(generator, z.reshape(1, latent_dim).to(device, torch.float32)).cpu()
+        latents = z.reshape(1, latent_dim).to(weight.device, weight.dtype)
+        columns = jacobian_columns(generator, latents, step).double()
+        metric = torch.einsum("bip,bjp->ij", columns, columns).cpu()
     finally:
         generator.train(was_training)
     directions, eigenvalues = _eigen_directions(metric, count)
