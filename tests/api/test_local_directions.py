@@ -54,3 +54,9 @@ def test_local_directions_follow_the_shifts_and_name_bad_input(client) -> None:
     unknown = client.get("/api/models/nope/local-directions")
     assert unknown.status_code == 404
     assert torch.is_tensor(base)
+
+
+def test_scorecard_is_404_with_a_hint_when_the_model_has_none(client) -> None:
+    assert client.get("/api/models/tiny-gan").json()["has_scorecard"] is False
+    response = client.get("/api/models/tiny-gan/scorecard")
+    assert response.status_code == 404 and "latentct scorecard" in response.json()["detail"]

@@ -87,10 +87,23 @@ def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log_path: Path)
     pytest.fail(f"`latentct serve` not ready after {SERVER_START_TIMEOUT_S:.0f} s:\n{log}")
 
 
+def write_scorecard(model_dir: Path, probe_dir: Path) -> None:
+    """A real (tiny) scorecard for the Review view: a probe fitted to the model's images, then `build_scorecard`."""
+    from latentct.artifacts import list_direction_sets, load_model
+    from latentct.discovery.scorecard import ScorecardConfig, build_scorecard
+    from tests.discovery.conftest import train_tiny_probe
+
+    model = load_model(model_dir)
+    train_tiny_probe(model.generator, model.latent_dim, probe_dir, steps=50)
+    config = ScorecardConfig(seeds=3, steps=3, random_directions=16, precision="fp32")
+    build_scorecard(model_dir, list_direction_sets(model_dir), config, probe_dir=probe_dir, device="cpu", progress=False)
+
+
 @pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("webapp")
     models_dir = make_tiny_models_dir(root / "models")
+    write_scorecard(models_dir / "tiny-gan", root / "probe")
     port = free_port()
     admin_token = secrets.token_urlsafe(24)
     env = {

@@ -413,6 +413,21 @@ def test_review_shows_consensus_kappa_and_strips(tab: Tab, server: Server) -> No
     assert tab.console.errors == []
 
 
+def test_review_shows_the_scorecard_with_the_current_set_marked(tab: Tab) -> None:
+    page = tab.page
+    tab.open("?view=review&model=tiny-gan&set=sefa")
+    page.wait_for_selector("#review-scorecard tbody tr[data-set='sefa'].current")
+    header = page.locator("#review-scorecard thead").inner_text()
+    assert "brightness" in header and "Found" in header  # the tiny probe's factors stand in for the paper's
+    row = page.locator("#review-scorecard tbody tr[data-set='random']").inner_text()
+    assert re.search(r"\d of 2", row) and re.search(r"d\d · \d+\.\d sd · \d+%", row), row
+    assert "natural sd" in page.locator("#review-scorecard-rule").inner_text()
+    tab.open("?view=review&model=tiny-vae&set=random")  # a model without a scorecard says so
+    page.wait_for_selector("#review-scorecard tbody td.empty")
+    assert "No scorecard" in page.locator("#review-scorecard").inner_text()
+    assert tab.console.errors == [], tab.console.errors
+
+
 def test_compare_view_shows_heatmap_or_says_it_needs_server_support(tab: Tab) -> None:
     page = tab.page
     tab.open("?view=compare&model=tiny-gan&set=random&set2=random")

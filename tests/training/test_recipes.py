@@ -77,6 +77,23 @@ def test_weight_average_blends_parameters_and_copies_buffers() -> None:
     assert ema_decay_at(0, 0.999) == pytest.approx(0.1) and ema_decay_at(10**6, 0.999) == 0.999
 
 
+def test_recalibrated_statistics_are_the_average_network_s_own() -> None:
+    from latentct.training.ema import recalibrate_batchnorm
+
+    torch.manual_seed(0)
+    net = DCGANGenerator(8, 4, 16)
+    for b in net.buffers():
+        if b.dtype.is_floating_point:
+            b.fill_(5.0)  # statistics of some other network
+    recalibrate_batchnorm(net, 8, batches=4, batch_size=32)
+    first = net.net[1]
+    assert isinstance(first, torch.nn.BatchNorm2d) and not net.training
+    with torch.no_grad():
+        activations = net.net[0](torch.randn(4096, 8)[:, :, None, None])
+    assert torch.allclose(first.running_mean, activations.mean(dim=(0, 2, 3)), atol=0.05)
+    assert first.momentum == 0.1  # restored
+
+
 def test_spectral_discriminator_has_unit_spectral_norm_and_no_batchnorm() -> None:
     torch.manual_seed(0)
     d = DCGANDiscriminator(4, 32, d_norm="spectral")
@@ -122,8 +139,12 @@ def test_improved_recipe_saves_the_average_and_tracks_quality(tiny_data: Path, t
     saved = load_model(out, components=("generator", "discriminator"))
     average, trained = result.nets["generator_ema"].state_dict(), result.nets["generator"].state_dict()
     served = saved.generator.state_dict()
-    assert all(torch.equal(served[k].cpu(), average[k].cpu()) for k in served)
-    assert not all(torch.equal(served[k].cpu(), trained[k].cpu()) for k in served if k.endswith("weight"))
+    choice = card["training"]["generator_choice"]["frechet_probe"]
+    shipped = card["training"]["saved_generator"]
+    assert shipped == ("trained" if choice["trained"] < choice["average"] else "average")
+    expected = trained if shipped == "trained" else average
+    assert all(torch.equal(served[k].cpu(), expected[k].cpu()) for k in served)
+    assert not all(torch.equal(average[k].cpu(), trained[k].cpu()) for k in served if k.endswith("weight"))
     quality = _records(out, "quality")
     assert [r["step"] for r in quality] == list(range(2, result.steps + 1, 2))
     assert all({"frechet_probe", "trained_frechet_probe", "frechet_probe_real_floor", "factor_distance_mean"} <= set(r)

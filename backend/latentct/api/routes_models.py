@@ -19,6 +19,7 @@ from latentct.api.schemas import (
     DirectionVectors,
     ModelInfo,
 )
+from latentct.errors import NotFoundError
 from latentct.labels import LabelStore, LabelStoreUnavailableError, consensus_for_set
 from latentct.rendering.registry import ServedModel
 
@@ -51,6 +52,7 @@ def model_info(model: ServedModel) -> ModelInfo:
         precision_error_hu=model.half_error_hu,
         device=model.device.type,
         intended_use=model.intended_use,
+        has_scorecard=model.scorecard is not None,
     )
 
 
@@ -128,3 +130,14 @@ async def get_direction_vectors(
         checksum=direction_set.checksum,
         directions=direction_set.directions.tolist(),
     )
+
+
+@router.get(
+    "/models/{model}/scorecard",
+    summary="which paper factors each direction set finds, beside random directions (an extension of the contract)",
+    responses={404: {"description": "unknown model, or no scorecard written (`latentct scorecard`)"}},
+)
+async def get_scorecard(model: ModelDep) -> dict[str, Any]:
+    if model.scorecard is None:
+        raise NotFoundError(f"model {model.id!r} has no scorecard (run `latentct scorecard --model ...`)")
+    return model.scorecard

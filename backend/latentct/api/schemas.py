@@ -37,6 +37,7 @@ class ModelInfo(BaseModel):
     )
     device: str = Field(description="device the generator runs on")
     intended_use: str
+    has_scorecard: bool = Field(False, description="GET .../scorecard answers (the model folder has a scorecard)")
 
 
 class Consensus(BaseModel):

@@ -19,7 +19,8 @@ from torch import nn
 
 from latentct import INTENDED_USE
 from latentct.artifacts import list_direction_sets, list_model_dirs, load_direction_set, load_model, validate_id
-from latentct.errors import InvalidInputError, NotFoundError
+from latentct.artifacts.directions import load_scorecard
+from latentct.errors import ArtifactError, InvalidInputError, NotFoundError
 from latentct.labels.catalog import SetIdentity
 from latentct.rendering.errors import NotReadyError
 from latentct.rendering.serving_forms import form_name, serving_form
@@ -102,6 +103,7 @@ class ServedModel:
     sets: dict[str, ServedDirectionSet] = field(default_factory=dict)
     broken_sets: dict[str, str] = field(default_factory=dict)
     intended_use: str = INTENDED_USE
+    scorecard: dict[str, Any] | None = None  # models/<id>/scorecard.json when `latentct scorecard` has written one
 
     @property
     def backend_key(self) -> str:
@@ -228,7 +230,16 @@ def load_served_model(model_dir: Path, device: torch.device, half_precision: str
     if compile and device.type == "cpu":
         served.forward, served.compiled = _compiled(served.form if served.form is not None else served.generator), True
     _load_sets(model_dir, loaded.manifest, served)
+    served.scorecard = _scorecard_of(model_dir)
     return served
+
+
+def _scorecard_of(model_dir: Path) -> dict[str, Any] | None:
+    """The model's scorecard, or None when there is none or it is unreadable (the model is served either way)."""
+    try:
+        return load_scorecard(model_dir)
+    except (NotFoundError, ArtifactError):
+        return None
 
 
 class ModelRegistry:

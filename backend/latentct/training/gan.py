@@ -12,7 +12,7 @@ from torch import nn
 from latentct.nets import DCGANDiscriminator, DCGANGenerator
 from latentct.training.augment import add_instance_noise, instance_noise_sigma
 from latentct.training.config import GANConfig
-from latentct.training.ema import WeightAverage
+from latentct.training.ema import WeightAverage, recalibrate_batchnorm
 from latentct.training.runtime import Runtime
 
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -41,6 +41,7 @@ class GANTrainer:
         if self.average is not None:
             self.nets["generator_ema"] = self.average.average
         self.steps_done = 0
+        self.ship_trained = False
         betas = (config.beta1, config.beta2)
         self.optimizers: dict[str, torch.optim.Optimizer] = {
             "generator": torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=betas),
@@ -58,8 +59,28 @@ class GANTrainer:
 
     @property
     def generator(self) -> nn.Module:
-        """The generator that is sampled, measured and saved: the weight average when there is one."""
-        return self.average.average if self.average is not None else self.nets["generator"]
+        """The generator that is sampled, measured and saved: the weight average when there is one (and it has not
+        measured worse than the trained one at the end of the run, see `choose_generator`)."""
+        if self.average is not None and not self.ship_trained:
+            return self.average.average
+        return self.nets["generator"]
+
+    def prepare_average(self) -> None:
+        """Standing BatchNorm statistics for the weight average before it is sampled or measured."""
+        if self.average is not None:
+            recalibrate_batchnorm(self.average.average, self.config.latent_dim)
+
+    def choose_generator(self, frechet: Callable[[nn.Module], float]) -> dict[str, Any]:
+        """At the end of a run with a weight average: keep whichever generator has the lower Frechet distance."""
+        if self.average is None:
+            return {}
+        self.prepare_average()
+        scores = {"average": frechet(self.average.average), "trained": frechet(self.nets["generator"])}
+        self.nets["generator"].train()
+        self.ship_trained = scores["trained"] < scores["average"]
+        return {"saved_generator": "trained" if self.ship_trained else "average",
+                "generator_choice": {"frechet_probe": {k: round(v, 3) for k, v in scores.items()},
+                                     "rule": "the generator with the lower Frechet distance is saved"}}
 
     @property
     def trained_generator(self) -> nn.Module:

@@ -238,6 +238,8 @@ def _checkpoint(trainer: Trainer, out: Path, position: Position, rng: torch.Gene
 
 @torch.no_grad()
 def _sample_images(trainer: Trainer, latents: torch.Tensor, runtime: Runtime) -> torch.Tensor:
+    if hasattr(trainer, "prepare_average"):
+        trainer.prepare_average()
     generator = trainer.generator
     generator.eval()
     images = generator(latents.to(runtime.device)).float().cpu()
@@ -254,6 +256,8 @@ def _track_quality(trainer: Trainer, tracker: quality.QualityTracker, out: Path,
     """One "quality" record in metrics.jsonl: the saved generator's distances and, with a weight average, the
     trained generator's Frechet distance beside it (what the average buys, measured in the same run)."""
     record: dict[str, Any] = {"event": "quality", "step": step, "images_seen": images_seen, "time_s": round(elapsed_s, 1)}
+    if hasattr(trainer, "prepare_average"):
+        trainer.prepare_average()
     record.update(tracker.measure(trainer.generator))
     trained = getattr(trainer, "trained_generator", trainer.generator)
     if trained is not trainer.generator:
@@ -381,9 +385,20 @@ def _reconstruction_mae_hu(trainer: Trainer, images: torch.Tensor, runtime: Runt
     return float(torch.cat(errors).mean()) * (HU_RANGE[1] - HU_RANGE[0]) / 2
 
 
+def _choose_generator(trainer: Trainer, tracker: quality.QualityTracker | None) -> dict[str, Any]:
+    """A GAN with a weight average saves the better of the average and the trained generator (by Frechet distance
+    on the tracker's samples); without a tracker the average (standing statistics) is saved."""
+    if hasattr(trainer, "prepare_average"):
+        trainer.prepare_average()
+    if tracker is None or not hasattr(trainer, "choose_generator"):
+        return {}
+    choice: dict[str, Any] = trainer.choose_generator(lambda g: float(tracker.measure(g)["frechet_probe"]))
+    return choice
+
+
 def _save_final(
     trainer: Trainer, config: CommonConfig, arch: dict[str, Any], out: Path, data: dict[str, Any], metrics: dict[str, Any],
-    position: Position, runtime: Runtime, started_record: dict[str, Any],
+    position: Position, runtime: Runtime, started_record: dict[str, Any], choice: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     fixed = torch.randn(24, config.latent_dim, generator=torch.Generator().manual_seed(config.sample_seed))
     save_grid_png(_sample_images(trainer, fixed, runtime), out / "samples.png", columns=8)
@@ -395,6 +410,7 @@ def _save_final(
         "images_seen": position.step * config.batch_size * runtime.world_size,
         "minutes": round(position.elapsed_s / 60.0, 1), "stopped_by": position.stopped_by, "recipe": config.recipe,
         "precision": "bf16 autocast" if amp is torch.bfloat16 else "fp32", "torch_threads": torch.get_num_threads(),
+        **(choice or {}),
         "config": dataclasses.asdict(config),
     }
     prov = provenance({"data_dir": data["path"], "data_seed": data["seed"], "epochs": config.epochs,
@@ -456,8 +472,9 @@ def _run(
     position = _train_epochs(trainer, config, train, out, runtime, position, rng_state, progress, tracker)
     card = None
     if runtime.is_main:
+        choice = _choose_generator(trainer, tracker)
         metrics = _final_metrics(trainer, config, train, test, runtime)
-        card = _save_final(trainer, config, arch, out, data, metrics, position, runtime, record or {})
+        card = _save_final(trainer, config, arch, out, data, metrics, position, runtime, record or {}, choice)
     runtime.barrier()
     return TrainResult(card=card, nets=trainer.nets, steps=position.step)
 

@@ -145,6 +145,9 @@ export const getAgreement = (model, set) =>
   request(`/models/${encodeURIComponent(model)}/directions/${encodeURIComponent(set)}/agreement`, {
     what: `Loading agreement for ${set}`,
   });
+/** Extension: the model's scorecard (404 when `latentct scorecard` has not been run for it). */
+export const getScorecard = (model) =>
+  request(`/models/${encodeURIComponent(model)}/scorecard`, { what: `Loading the scorecard of ${model}` });
 export const getVocabulary = () => request("/vocabulary", { what: "Loading the vocabulary" });
 
 /** Proposed extension (not in contract v1): raw direction vectors `{"directions": [[...], ...]}`. */

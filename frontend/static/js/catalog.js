@@ -3,6 +3,12 @@
 import * as api from "./api.js";
 
 export class Catalog {
+  /** How a set is named in the pickers; the supervised set is a reference, not a discovery. */
+  static setLabel(set) {
+    const method = set.method === "supervised" ? "supervised reference" : set.method;
+    return `${set.id} · ${method} · ${set.count}`;
+  }
+
   constructor() {
     this.models = null; // ModelInfo[]
     this.modelsPromise = null;

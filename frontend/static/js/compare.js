@@ -4,6 +4,7 @@
 // view says so instead of guessing.
 
 import * as api from "./api.js";
+import { Catalog } from "./catalog.js";
 import { setState } from "./state.js";
 import { $, el, fillSelect, showError } from "./ui.js";
 
@@ -170,7 +171,7 @@ export function createCompare(app) {
     const models = app.catalog.models || [];
     fillSelect(els.model, models.map((m) => ({ value: m.id, label: `${m.id} (${m.kind.toUpperCase()})` })), state.model);
     const sets = app.catalog.model(state.model)?.direction_sets || [];
-    const options = sets.map((s) => ({ value: s.id, label: `${s.id} · ${s.method} · ${s.count}` }));
+    const options = sets.map((s) => ({ value: s.id, label: Catalog.setLabel(s) }));
     fillSelect(els.setA, options, state.set);
     const ids = sets.map((s) => s.id);
     if (!ids.includes(state.set2)) {

@@ -3,6 +3,7 @@
 // and exploring around an uploaded slice's encoding.
 
 import * as api from "./api.js";
+import { Catalog } from "./catalog.js";
 import { flushUrl, getState, MAX_SEED, randomSeed, setState, WINDOW_PRESETS } from "./state.js";
 import { Animator, drawBitmap, drawStripFrame, LatestLoader } from "./strip.js";
 import {
@@ -435,7 +436,7 @@ export function createExplore(app) {
     const models = app.catalog.models || [];
     fillSelect(els.model, models.map((m) => ({ value: m.id, label: `${m.id} (${m.kind.toUpperCase()})` })), state.model);
     const model = app.catalog.model(state.model);
-    fillSelect(els.set, (model?.direction_sets || []).map((s) => ({ value: s.id, label: `${s.id} · ${s.method} · ${s.count}` })), state.set);
+    fillSelect(els.set, (model?.direction_sets || []).map((s) => ({ value: s.id, label: Catalog.setLabel(s) })), state.set);
     els.facts.textContent = model
       ? `${model.kind.toUpperCase()} · latent ${model.latent_dim} · ${model.image_size} px · HU ${model.hu_range[0]}..${model.hu_range[1]}` +
         (model.description ? ` · ${model.description}` : "")

@@ -254,7 +254,7 @@ export function createLabel(app) {
     const models = app.catalog.models || [];
     fillSelect(els.model, models.map((m) => ({ value: m.id, label: `${m.id} (${m.kind.toUpperCase()})` })), state.model);
     const model = app.catalog.model(state.model);
-    fillSelect(els.set, (model?.direction_sets || []).map((s) => ({ value: s.id, label: `${s.id} · ${s.method} · ${s.count}` })), state.set);
+    fillSelect(els.set, (model?.direction_sets || []).map((s) => ({ value: s.id, label: Catalog.setLabel(s) })), state.set);
     if (!state.model || !state.set) return;
     if (contextKey !== `${state.model}/${state.set}`) {
       loadContext(state);

@@ -38,10 +38,74 @@ export function stripImage(model, params, alt, signal) {
   return img;
 }
 
+const FACTOR_NAMES = {
+  rotation_deg: "rotation", breast_size: "breast size", fat_thickness: "thickness", y_offset: "vertical position",
+  z_position: "slice level",
+};
+
+/** One cell of the scorecard: the set's best direction for a factor, its effect, share and chance level. */
+function scorecardCell(row) {
+  const text = `d${row.direction} · ${row.effect_sd.toFixed(1)} sd · ${Math.round(row.share * 100)}%`;
+  const title = `direction ${row.direction}: ${row.effect_sd.toFixed(2)} natural sd over the traversal, ` +
+    `${Math.round(row.share * 100)}% of its change, sign agreed by ${Math.round(row.sign_agreement * 100)}% of seeds, ` +
+    `chance ${row.chance.toFixed(3)}`;
+  return el("td", { class: row.found ? "found" : "not-found", title }, row.found ? `✓ ${text}` : text);
+}
+
+/** The scorecard table (sets x paper factors), the current set's row marked. */
+export function renderScorecard(card, currentSet, table, rule) {
+  const factors = card.paper_factors;
+  table.tHead.replaceChildren(el("tr", {},
+    el("th", { scope: "col" }, "Set"),
+    ...factors.map((f) => el("th", { scope: "col" }, FACTOR_NAMES[f] || f)),
+    el("th", { scope: "col" }, "Found"),
+    el("th", { scope: "col", title: "DCI disentanglement of the effect matrix; random sets of the same size in brackets" }, "D (random)"),
+    el("th", { scope: "col", title: "random = 0, the supervised reference = 1" }, "normalised"),
+  ));
+  table.tBodies[0].replaceChildren(...Object.entries(card.sets).map(([id, entry]) => {
+    const name = id === card.reference ? `${id} (reference)` : id;
+    const normalised = entry.normalised?.disentanglement;
+    return el("tr", { class: id === currentSet ? "current" : "", dataset: { set: id } },
+      el("th", { scope: "row" }, `${name} · K=${entry.count}`),
+      ...factors.map((f) => scorecardCell(entry.per_factor[f])),
+      el("td", { class: "num" }, `${entry.paper_found.length} of ${factors.length}`),
+      el("td", { class: "num" }, `${entry.disentanglement.toFixed(3)} (${entry.random.disentanglement.mean.toFixed(3)})`),
+      el("td", { class: "num" }, normalised === null || normalised === undefined ? "—" : normalised.toFixed(2)),
+    );
+  }));
+  const r = card.rule;
+  rule.textContent = `✓ found: the best direction moves the factor by ≥ ${r.min_effect_sd} natural sd over shifts of ` +
+    `±${card.config.extent}, ≥ ${Math.round(r.min_share * 100)}% of its change is that factor, ≥ ` +
+    `${Math.round(r.min_sign_agreement * 100)}% of ${card.config.seeds} seeds agree on the sign, and a random set of ` +
+    `the same size does as well with probability ≤ ${r.max_chance} (${card.pool.directions} random directions).`;
+}
+
 export function createReview(app) {
-  const els = { model: $("review-model"), set: $("review-set"), stats: $("review-stats"), body: $("review-table").tBodies[0] };
+  const els = { model: $("review-model"), set: $("review-set"), stats: $("review-stats"), body: $("review-table").tBodies[0],
+    scorecard: $("review-scorecard"), scorecardRule: $("review-scorecard-rule") };
   let shownKey = "";
   let controller = null;
+  const scorecards = new Map();  // model -> Promise of its scorecard (or null when it has none)
+
+  async function showScorecard(state) {
+    if (!scorecards.has(state.model)) {
+      const offered = app.catalog.model(state.model)?.has_scorecard;
+      scorecards.set(state.model, offered ? api.getScorecard(state.model) : Promise.resolve(null));
+    }
+    try {
+      const card = await scorecards.get(state.model);
+      if (!card) {
+        els.scorecard.tHead.replaceChildren();
+        els.scorecard.tBodies[0].replaceChildren(el("tr", {}, el("td", { class: "empty" }, "No scorecard for this model yet (latentct scorecard).")));
+        els.scorecardRule.textContent = "";
+        return;
+      }
+      renderScorecard(card, state.set, els.scorecard, els.scorecardRule);
+    } catch (error) {
+      scorecards.delete(state.model);
+      showError(error);
+    }
+  }
 
   els.model.addEventListener("change", () => {
     const model = els.model.value;
@@ -107,12 +171,13 @@ export function createReview(app) {
     const models = app.catalog.models || [];
     fillSelect(els.model, models.map((m) => ({ value: m.id, label: `${m.id} (${m.kind.toUpperCase()})` })), state.model);
     const model = app.catalog.model(state.model);
-    fillSelect(els.set, (model?.direction_sets || []).map((s) => ({ value: s.id, label: `${s.id} · ${s.method} · ${s.count}` })), state.set);
+    fillSelect(els.set, (model?.direction_sets || []).map((s) => ({ value: s.id, label: Catalog.setLabel(s) })), state.set);
     if (!state.model || !state.set) return;
     const key = [state.model, state.set, state.seed, state.window, state.extent].join("|");
     if (key === shownKey) return;
     shownKey = key;
     load(state, key);
+    showScorecard(state);
   }
 
   /** A label was saved: show fresh numbers next time. */
