@@ -86,8 +86,8 @@ def gradient_cosine(label: str, device: torch.device, batch_size: int) -> float:
         optimizer = trainer.optimizers["generator" if "generator" in trainer.optimizers else "vae"]
         net = trainer.nets["generator"]
         captured: list[torch.Tensor] = []
-        optimizer.step = lambda *a, **k: captured.append(  # type: ignore[method-assign]
-            torch.cat([p.grad.detach().flatten() for p in net.parameters() if p.grad is not None]))
+        optimizer.step = lambda *a, _c=captured, _n=net, **k: _c.append(  # type: ignore[method-assign]
+            torch.cat([p.grad.detach().flatten() for p in _n.parameters() if p.grad is not None]))
         real = torch.rand(batch_size, 1, 128, 128, generator=torch.Generator().manual_seed(1)).to(device) * 2 - 1
         trainer.step(real.contiguous(memory_format=torch.channels_last), torch.Generator(device=device).manual_seed(0), 0.5)
         gradients.append(captured[-1])
