@@ -3,6 +3,7 @@ ranking, and the method registry's errors."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -37,9 +38,8 @@ class LinearImage(nn.Module):
 class LinearProbe:
     """Reads 'factors' as fixed linear functions of the image."""
 
-    factor_names = ["a", "b", "c"]
-
     def __init__(self) -> None:
+        self.factor_names = ["a", "b", "c"]
         self.readout = torch.randn(64, 3, generator=torch.Generator().manual_seed(7))
 
     def predict(self, images: torch.Tensor) -> torch.Tensor:
@@ -71,7 +71,8 @@ def test_jacobian_directions_are_the_eigenvectors_of_a_transpose_a() -> None:
     assert values[0] == pytest.approx(float(eigenvalues.max()), rel=1e-3)
     local, local_values = local_directions(generator, torch.zeros(6), 3)
     assert torch.allclose((local * expected).sum(dim=1).abs(), torch.ones(3), atol=1e-3)
-    with pytest.raises(InvalidInputError, match="-k 7 does not fit method 'jacobian': it gives 1..6 directions"):
+    assert float(local_values[0]) == pytest.approx(float(eigenvalues.max()), rel=1e-3)  # J is A at every z
+    with pytest.raises(InvalidInputError, match=re.escape("-k 7 does not fit method 'jacobian': it gives 1..6 directions")):
         local_directions(generator, torch.zeros(6), 7)
 
 
@@ -142,5 +143,5 @@ def test_discover_saves_jacobian_supervised_and_ranked_voynov_sets(tiny_models: 
     assert load_direction_set(model_dir, "voynov-unit").count == 12
     with pytest.raises(InvalidInputError, match="-k 0: a set needs at least one direction"):
         discover(model_dir, DiscoveryRequest(method="sefa", count=0), device="cpu", progress=False)
-    with pytest.raises(InvalidInputError, match="-k 9 does not fit method 'jacobian': it gives 1..8 directions"):
+    with pytest.raises(InvalidInputError, match=re.escape("-k 9 does not fit method 'jacobian': it gives 1..8 directions")):
         discover(model_dir, DiscoveryRequest(method="jacobian", count=9), device="cpu", progress=False)

@@ -147,8 +147,7 @@ def chance_of_at_least(pool_strength: np.ndarray, value: float, count: int) -> f
 
 
 def _entropy_normalised(p: np.ndarray, axis: int, base: int) -> np.ndarray:
-    if base <= 1:
-        return np.zeros(p.shape[1 - axis] if p.ndim == 2 else 1)
+    """Entropy of the distributions along `axis` of p [K, F], in units of log(base)."""
     logs = np.log(np.where(p > 0, p, 1.0))
     return -(p * logs).sum(axis=axis) / math.log(base)
 
@@ -161,7 +160,7 @@ def dci(effect: np.ndarray) -> tuple[float, float]:
         return 0.0, 0.0
     rows = effect / np.maximum(effect.sum(axis=1, keepdims=True), 1e-24)
     rho = effect.sum(axis=1) / total
-    disentanglement = float((rho * (1.0 - _entropy_normalised(rows, 1, f))).sum())
+    disentanglement = float((rho * (1.0 - _entropy_normalised(rows, 1, f))).sum()) if f > 1 else 1.0
     cols = effect / np.maximum(effect.sum(axis=0, keepdims=True), 1e-24)
     completeness = float((1.0 - _entropy_normalised(cols, 0, k)).mean()) if k > 1 else 1.0
     return disentanglement, completeness

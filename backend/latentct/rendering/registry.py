@@ -21,6 +21,7 @@ from latentct import INTENDED_USE
 from latentct.artifacts import list_direction_sets, list_model_dirs, load_direction_set, load_model, validate_id
 from latentct.artifacts.directions import load_scorecard
 from latentct.errors import ArtifactError, InvalidInputError, NotFoundError
+from latentct.hardware import cpu_has_native_bf16
 from latentct.labels.catalog import SetIdentity
 from latentct.rendering.errors import NotReadyError
 from latentct.rendering.serving_forms import form_name, serving_form
@@ -51,19 +52,11 @@ def half_tolerance_hu(hu_range: tuple[float, float]) -> float:
     return (hu_range[1] - hu_range[0]) / 255.0
 
 
-def _cpu_has_native_bfloat16() -> bool:
-    """oneDNN runs bfloat16 natively (AVX512-BF16 or AMX); elsewhere bfloat16 would be emulated and slower."""
-    try:
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
 def reduced_precision_dtype(device: torch.device) -> torch.dtype | None:
     """float16 on CUDA, bfloat16 on CPUs that compute it natively, else None."""
     if device.type == "cuda":
         return torch.float16
-    if device.type == "cpu" and _cpu_has_native_bfloat16():
+    if device.type == "cpu" and cpu_has_native_bf16():
         return torch.bfloat16
     return None
 

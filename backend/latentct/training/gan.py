@@ -71,10 +71,10 @@ class GANTrainer:
             recalibrate_batchnorm(self.average.average, self.config.latent_dim)
 
     def choose_generator(self, frechet: Callable[[nn.Module], float]) -> dict[str, Any]:
-        """At the end of a run with a weight average: keep whichever generator has the lower Frechet distance."""
+        """At the end of a run with a weight average (after `prepare_average`): keep whichever generator has the lower
+        Frechet distance."""
         if self.average is None:
             return {}
-        self.prepare_average()
         scores = {"average": frechet(self.average.average), "trained": frechet(self.nets["generator"])}
         self.nets["generator"].train()
         self.ship_trained = scores["trained"] < scores["average"]

@@ -138,17 +138,19 @@ class QualityTracker:
 # Memorisation: does the generator copy its training slices?
 
 
-def _nearest_distances(queries: torch.Tensor, train: TrainingDataLike, embed: Any, chunk: int = 2048) -> torch.Tensor:
-    """For every row of `queries` [Q, E] (already embedded), the Euclidean distance to the nearest embedded training
-    slice, streaming the training split in chunks (it need not fit in memory)."""
-    best = torch.full((len(queries),), float("inf"), dtype=torch.float64)
-    q = queries.double()
-    q2 = (q * q).sum(dim=1, keepdim=True)
+def _nearest_distances(queries: list[torch.Tensor], train: TrainingDataLike, embeds: list[Any], chunk: int = 2048
+                       ) -> list[torch.Tensor]:
+    """For every embedding space i (queries[i] [Q, E_i], already embedded by embeds[i]), each query's Euclidean
+    distance to the nearest embedded training slice; the training split is streamed once, in chunks."""
+    best = [torch.full((len(q),), float("inf"), dtype=torch.float64) for q in queries]
+    prepared = [(q.double(), (q.double() ** 2).sum(dim=1, keepdim=True)) for q in queries]
     for start in range(0, len(train), chunk):
-        t = embed(train.images(list(range(start, min(start + chunk, len(train)))))).double()
-        d2 = q2 + (t * t).sum(dim=1)[None, :] - 2.0 * q @ t.T
-        best = torch.minimum(best, d2.min(dim=1).values.clamp(min=0))
-    return best.sqrt()
+        images = train.images(list(range(start, min(start + chunk, len(train)))))
+        for i, ((q, q2), embed) in enumerate(zip(prepared, embeds, strict=True)):
+            t = embed(images).double()
+            d2 = q2 + (t * t).sum(dim=1)[None, :] - 2.0 * q @ t.T
+            best[i] = torch.minimum(best[i], d2.min(dim=1).values.clamp(min=0))
+    return [b.sqrt() for b in best]
 
 
 class TrainingDataLike(Protocol):
@@ -179,9 +181,11 @@ def memorisation(generated: torch.Tensor, held_out: torch.Tensor, train: Trainin
         return images.flatten(1) * (scale_hu / pixels**0.5)  # Euclidean distance = RMS difference in HU
 
     result: dict[str, Any] = {"generated": len(generated), "held_out": len(held_out), "train_slices": len(train)}
-    for name, embed in (("probe_features", embed_features), ("pixels_rms_hu", embed_pixels)):
-        gen = _nearest_distances(embed(generated), train, embed)
-        real = _nearest_distances(embed(held_out), train, embed)
+    spaces = {"probe_features": embed_features, "pixels_rms_hu": embed_pixels}
+    queries = [embed(torch.cat([generated, held_out])) for embed in spaces.values()]
+    nearest = _nearest_distances(queries, train, list(spaces.values()))
+    for name, distances in zip(spaces, nearest, strict=True):
+        gen, real = distances[: len(generated)], distances[len(generated) :]
         threshold = float(np.percentile(real.numpy(), 5))
         result[name] = {
             "generated_to_train": _summary(gen),
