@@ -120,7 +120,7 @@ def start_server(models_dir: Path, workdir: Path) -> tuple[subprocess.Popen[byte
     env = {
         **os.environ,
         "LATENTCT_DATABASE_URL": f"sqlite:///{workdir / 'labels.sqlite3'}",
-        "LATENTCT_ADMIN_TOKEN": secrets.token_urlsafe(16),
+        "LATENTCT_ADMIN_TOKEN": secrets.token_urlsafe(32),
         "LATENTCT_DATA_DIR": str(workdir / "var"),
         "LATENTCT_CPU_THREADS": os.environ.get("LATENTCT_CPU_THREADS", "1"),  # a shared machine: one core unless told
     }

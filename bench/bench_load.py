@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/bench_load.py [--seconds 30] [--rounds 3] [--clients 32] [--models-dir models]
                                          [--burst 256] [--queue-size 16] [--malloc-arena-max 2]
-                                         [--out bench/results/load_cpu.md]
+                                         [--flood-seconds 30] [--flood-clients 16] [--render-budget-mpx 384]
+                                         [--scenarios load,overload,gif-flood] [--out bench/results/load_cpu.md]
 
 Load: `--clients` concurrent clients (httpx AsyncClient, one connection each) for `--rounds` rounds of `--seconds`, mixing
 images (60 %, fresh seeds, one random shift), traversal strips of 9 or 33 frames (25 %) and label writes with
@@ -14,6 +15,11 @@ the engine stays full for a while) gets `--burst` strips at once: how many are s
 Retry-After), how fast the refusals come back compared with the served requests (the burst's latencies include its
 own client queueing on this machine; a probe thread with raw sockets times 20 more requests once the engine is full),
 and that the server answers normally right after.
+GIF flood: a third server (production defaults, the render budget of `--render-budget-mpx`) gets `--flood-clients`
+clients asking for `traversal.gif?steps=64&scale=8` (fresh seeds; each honours Retry-After on a 503, as a client
+should) for `--flood-seconds`, while one more client, in a thread of its own, times `image.png` back to back.
+Printed: GIF answers 200 / 503, image.png p50 / p95, and the server's resident memory before, at its peak (sampled
+every 50 ms) and after the flood has drained.
 When `--models-dir` holds no model the run serves stand-ins with the demo architecture (DCGAN ngf 32, ResNet-VAE base
 16, 128 px, latent 32, random weights); the table says which. No assertions: numbers side by side, written to `--out`.
 """
@@ -30,11 +36,14 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import numpy as np
 import torch
+
+from latentct.config import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -201,6 +210,113 @@ def overload(models_dir: Path, root: Path, count: int, queue_size: int, arenas: 
     ]
 
 
+FLOOD_GIF = {"steps": 64, "scale": 8, "direction": 0}
+
+
+@dataclass
+class FloodResult:
+    gif_statuses: Counter[int] = field(default_factory=Counter)
+    gif_latencies_s: list[float] = field(default_factory=list)
+    image_latencies_s: list[float] = field(default_factory=list)
+    image_statuses: Counter[int] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+
+
+async def _gif_client(base_url: str, path: str, set_id: str, deadline: float, first_seed: int, result: FloodResult) -> None:
+    """Back to back, fresh seeds (no cache helps); on a 503 it waits as Retry-After says (within the deadline)."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=300, limits=httpx.Limits(max_connections=1)) as client:
+        seed = first_seed
+        while time.monotonic() < deadline:
+            seed += 1
+            started = time.perf_counter()
+            try:
+                response = await client.get(path, params={**FLOOD_GIF, "set": set_id, "seed": seed})
+            except httpx.HTTPError as exc:
+                result.errors.append(f"gif: {type(exc).__name__}: {exc}")
+                continue
+            result.gif_statuses[response.status_code] += 1
+            if response.status_code == 200:
+                result.gif_latencies_s.append(time.perf_counter() - started)
+            elif response.status_code == 503:
+                wait = float(response.headers.get("retry-after", "1"))
+                await asyncio.sleep(max(0.0, min(wait, deadline - time.monotonic())))
+
+
+def _image_timer(base_url: str, path: str, stop: threading.Event, result: FloodResult) -> None:
+    """image.png back to back on one connection, in a thread of its own (not behind the flood's event loop)."""
+    with httpx.Client(base_url=base_url, timeout=60) as client:
+        seed = 0
+        while not stop.is_set():
+            seed += 1
+            started = time.perf_counter()
+            response = client.get(path, params={"seed": seed})
+            result.image_latencies_s.append(time.perf_counter() - started)
+            result.image_statuses[response.status_code] += 1
+
+
+def _rss_sampler(server: ServerProcess, stop: threading.Event, samples: list[int]) -> None:
+    while not stop.wait(0.05):
+        samples.append(server.rss_kib())
+
+
+def run_flood(server: ServerProcess, clients: int, seconds: float) -> tuple[FloodResult, list[int]]:
+    """The flood with the image timer and the memory sampler beside it; returns the result and RSS samples (KiB)."""
+    with server.client() as client:
+        model = client.get("/api/models").json()[0]
+    gif_path, set_id = f"/api/models/{model['id']}/traversal.gif", model["direction_sets"][0]["id"]
+    result, samples, stop = FloodResult(), [server.rss_kib()], threading.Event()
+    helpers = [threading.Thread(target=_image_timer, args=(server.base_url, f"/api/models/{model['id']}/image.png", stop,
+                                                          result)),
+               threading.Thread(target=_rss_sampler, args=(server, stop, samples))]
+    for thread in helpers:
+        thread.start()
+
+    async def flood() -> None:
+        deadline = time.monotonic() + seconds
+        await asyncio.gather(*(_gif_client(server.base_url, gif_path, set_id, deadline, 100_000 * (i + 1), result)
+                               for i in range(clients)))
+
+    try:
+        asyncio.run(flood())
+    finally:
+        stop.set()
+        for thread in helpers:
+            thread.join()
+    return result, samples
+
+
+def gif_flood(models_dir: Path, root: Path, clients: int, seconds: float, budget_mpx: int, arenas: str,
+              lines: list[str]) -> None:
+    server = start_server(models_dir, root, "flood", arenas, render_budget_mpx=budget_mpx)
+    try:
+        with server.client() as client:  # warm: one small GIF and one image
+            model = client.get("/api/models").json()[0]
+            set_id = model["direction_sets"][0]["id"]
+            client.get(f"/api/models/{model['id']}/traversal.gif", params={"set": set_id, "direction": 0, "steps": 2})
+            client.get(f"/api/models/{model['id']}/image.png", params={"seed": 0})
+        result, samples = run_flood(server, clients, seconds)
+        time.sleep(2.0)  # the flood has drained (every answer is in); let the server hand freed memory back
+        end = server.rss_kib()
+    finally:
+        server.stop()
+
+    def ms(values: list[float], q: float) -> str:
+        return f"{np.percentile(values, q) * 1000:.0f}" if values else "-"
+
+    gifs, images = result.gif_statuses, result.image_latencies_s
+    lines += [
+        f"\n### GIF flood: {clients} clients `traversal.gif?steps=64&scale=8` for {seconds:.0f} s, one client timing "
+        f"`image.png`; render budget {budget_mpx} Mpx (LATENTCT_RENDER_BUDGET_MPX)\n",
+        "| answer | count | p50 ms | p95 ms |", "| --- | ---: | ---: | ---: |",
+        f"| GIF 200 | {gifs[200]} | {ms(result.gif_latencies_s, 50)} | {ms(result.gif_latencies_s, 95)} |",
+        f"| GIF 503 (client waits Retry-After) | {gifs[503]} | | |",
+        f"| image.png | {len(images)} ({dict(result.image_statuses)}) | {ms(images, 50)} | {ms(images, 95)} |",
+        f"\nOther GIF statuses: {dict((s, n) for s, n in gifs.items() if s not in (200, 503)) or 'none'}; "
+        f"errors: {len(result.errors)}. Server RSS: start {mib(samples[0])}, peak {mib(max(samples))}, "
+        f"end {mib(end)} (end - start: {(end - samples[0]) / 1024:+.0f} MiB).",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="length of each measured load round")
@@ -211,6 +327,11 @@ def main() -> None:
     parser.add_argument("--queue-size", type=int, default=16, help="LATENTCT_QUEUE_SIZE of the overload server")
     parser.add_argument("--malloc-arena-max", default="2",
                         help="MALLOC_ARENA_MAX of the servers, as the image sets it; '' = glibc's default")
+    parser.add_argument("--flood-seconds", type=float, default=30.0, help="length of the GIF flood")
+    parser.add_argument("--flood-clients", type=int, default=16, help="clients asking for big GIFs in the flood")
+    parser.add_argument("--render-budget-mpx", type=int, default=Settings.model_fields["render_budget_mpx"].default,
+                        help="LATENTCT_RENDER_BUDGET_MPX of the flood server (default: the server's default)")
+    parser.add_argument("--scenarios", default="load,overload,gif-flood", help="which to run, comma-separated")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "load_cpu.md", help="markdown report")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="latentct-load-") as tmp:
@@ -220,12 +341,18 @@ def main() -> None:
         arenas = args.malloc_arena_max or "glibc default"
         lines = [f"# Load and overload ({which}; {platform.processor() or platform.machine()}, "
                  f"{os.cpu_count()} cores, MALLOC_ARENA_MAX {arenas}, {time.strftime('%Y-%m-%d %H:%M')})"]
-        server = start_server(models_dir, root, "load", args.malloc_arena_max)
-        try:
-            load_rounds(server, args.clients, args.seconds, args.rounds, lines)
-        finally:
-            server.stop()
-        overload(models_dir, root, args.burst, args.queue_size, args.malloc_arena_max, lines)
+        scenarios = set(args.scenarios.split(","))
+        if "load" in scenarios:
+            server = start_server(models_dir, root, "load", args.malloc_arena_max)
+            try:
+                load_rounds(server, args.clients, args.seconds, args.rounds, lines)
+            finally:
+                server.stop()
+        if "overload" in scenarios:
+            overload(models_dir, root, args.burst, args.queue_size, args.malloc_arena_max, lines)
+        if "gif-flood" in scenarios:
+            gif_flood(models_dir, root, args.flood_clients, args.flood_seconds, args.render_budget_mpx,
+                      args.malloc_arena_max, lines)
     report = "\n".join(lines) + "\n"
     print(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)

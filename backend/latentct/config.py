@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     queue_size: int = Field(256, ge=1, le=100_000)
     max_batch: int = Field(64, ge=1, le=4096)
     batch_wait_ms: float = Field(2.0, ge=0.0, le=1000.0)
+    render_budget_mpx: int = Field(
+        384, ge=1, le=1_000_000,
+        description="output Mpx (2^20 pixels, frames x pixels) rendered and encoded at once; more get 503",
+    )
     engine_threads: int = Field(
         0, ge=0, le=64, description="CPU: worker threads computing batches at once; 0: 2 if a process has 2+ cores, else 1"
     )
@@ -58,6 +62,7 @@ class Settings(BaseSettings):
     max_concurrent_encodes: int = Field(2, ge=1, le=64, description="encode requests running at once; more get 503")
     shutdown_timeout_s: float = Field(30.0, ge=0.0, le=3600.0, description="grace period for in-flight requests")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
+    access_log: bool = Field(False, description="one log line per request (off: a slider drag is hundreds of requests)")
 
     # labels
     data_dir: Path = Path("var")

@@ -47,6 +47,7 @@ def test_serve_command_starts_serves_and_stops(models_dir: Path, tmp_path: Path)
             process.communicate()
     assert process.returncode == 0, output
     assert "serving" in output and "Application shutdown complete" in output
+    assert "GET /api/" not in output, "access lines are off by default (a slider drag is hundreds of requests)"
 
 
 def _worker_processes(pid: int) -> list[int]:
@@ -64,7 +65,7 @@ def test_two_workers_resolve_their_threads_serve_and_stop_on_sigterm(models_dir:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LATENTCT_")}
     env.update({"LATENTCT_DATA_DIR": str(tmp_path / "var"), "LATENTCT_WORKERS": "2"})
     command = [sys.executable, "-m", "latentct.cli", "serve", "--models-dir", str(models_dir), "--port", str(port),
-               "--device", "cpu"]
+               "--device", "cpu", "--access-log"]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                start_new_session=True)  # its own process group: a failed test kills the workers too
     workers: list[int] = []
@@ -90,6 +91,7 @@ def test_two_workers_resolve_their_threads_serve_and_stop_on_sigterm(models_dir:
                 os.killpg(process.pid, signal.SIGKILL)
             process.communicate()
     assert process.returncode == 0, output
+    assert '"GET /api/models/tiny-gan/image.png?seed=4 HTTP/1.1" 200' in output, "--access-log logs each request"
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "a worker outlived the server"
 
 

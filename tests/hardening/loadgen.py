@@ -95,7 +95,9 @@ async def _client_loop(
                     response = await client.get(f"/api/models/{model}/image.png",
                                                 params={"seed": seed, "set": set_id, "shift": shift})
                 elif kind == "strip":
-                    params = {"seed": seed, "set": set_id, "direction": rng.randrange(count), "steps": rng.choice((9, 33))}
+                    params: dict[str, str | int] = {
+                        "seed": seed, "set": set_id, "direction": rng.randrange(count), "steps": rng.choice((9, 33))
+                    }
                     response = await client.get(f"/api/models/{model}/traversal.png", params=params)
                 else:
                     body = {"model": model, "set": set_id, "direction": rng.randrange(count), "term": rng.choice(target.terms),

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-ADMIN_TOKEN = "hardening-admin-token-0123456789"
+ADMIN_TOKEN = "D7igyo93wSxzY8rNxl5-B8TgmQQoV0fA4q3ee4zJa1Y"
 READY_TIMEOUT_S = 120.0
 
 

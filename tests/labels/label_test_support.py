@@ -17,7 +17,7 @@ from latentct.labels.store import LabelStore
 from latentct.labels.vocabulary import load_vocabulary
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
+ADMIN_TOKEN = "FRPDxa8mUACBVwF3w9Ud2LVFGzSBKSDdoPwp0DJLDcs"
 
 IDENTITY = SetIdentity("gan_demo", "a" * 64, "sefa", "b" * 64, 8)
 RETRAINED = SetIdentity("gan_demo", "a" * 64, "sefa", "c" * 64, 8)  # same ids, new direction matrix

@@ -69,7 +69,7 @@ def test_db_upgrade_and_errors_are_one_line(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db' / 'labels.sqlite3'}"
     command = [sys.executable, "-m", "latentct.cli", "db", "upgrade", "--database-url", url]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0 and "0001_initial" in done.stdout, done.stderr
+    assert done.returncode == 0 and "0002_label_idempotency_keys" in done.stdout, done.stderr
     down = [
         sys.executable,
         "-m",

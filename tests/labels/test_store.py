@@ -20,7 +20,7 @@ from latentct.labels.store import LabelQuery, LabelStore, consensus_for_set, has
 
 def test_migrations_are_idempotent_and_reach_head(store: LabelStore) -> None:
     head = head_revision(store.engine)
-    assert head == current_revision(store.engine) == "0001_initial"
+    assert head == current_revision(store.engine) == "0002_label_idempotency_keys"
     assert upgrade_database(store.engine) == head  # second run: nothing to do
     with store.engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
@@ -39,7 +39,7 @@ def test_two_processes_migrating_a_fresh_database_at_once_both_succeed(database_
     ]
     results = [process.communicate(timeout=60) for process in processes]
     assert [process.returncode for process in processes] == [0, 0], results
-    assert all(out.decode().strip() == "0001_initial" for out, _err in results)
+    assert all(out.decode().strip() == "0002_label_idempotency_keys" for out, _err in results)
     engine = create_label_engine(database_url)
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
@@ -68,8 +68,8 @@ def test_bootstrap_admin_is_one_row_and_a_new_admin_token_retires_the_old(databa
     admin = first.authenticate(ADMIN_TOKEN)
     assert admin is not None and admin.is_admin
     first.close()
-    second = make_store(database_url, admin_token="a-rotated-admin-token-987654321")
-    assert second.authenticate("a-rotated-admin-token-987654321") == admin  # same row, same labels
+    second = make_store(database_url, admin_token="9lk9itZYvB-h5Bpnccl-21QhKOyukmhNGv8kR_aTydE")
+    assert second.authenticate("9lk9itZYvB-h5Bpnccl-21QhKOyukmhNGv8kR_aTydE") == admin  # same row, same labels
     assert second.authenticate(ADMIN_TOKEN) is None
     assert [a.id for a in second.list_annotators() if a.is_admin] == [admin.id]
     second.close()
@@ -179,7 +179,7 @@ def test_a_database_that_does_not_answer_is_a_domain_error_not_a_crash(tmp_path:
     with pytest.raises(LabelStoreUnavailableError, match=r"Connection refused|connection failed"):
         store.list_labels()
     with pytest.raises(LabelStoreUnavailableError):
-        store.authenticate("some-token")
+        store.authenticate("UnkdsUu7lIZdtlMD4kEz4-vBflUWTKtwbtBPXNFiqIs")  # strong: weak ones are refused before the database
     store.close()
 
 

@@ -26,6 +26,7 @@ from latentct.rendering.latents import (
     traversal_latents,
     traversal_values,
 )
+from latentct.rendering.numbers import ascii_decimal, ascii_index
 from latentct.rendering.windows import PRESETS, parse_window, unit_to_grey
 
 PINNED_SCANLINES = "19f9c2f16d88e1e9f5d8b75d999b2a033fab3d05b061f7ee7bde8cd58ed8f422"  # see the tripwire test
@@ -56,6 +57,33 @@ def test_shifts_parse_validate_and_add() -> None:
     z = torch.tensor([1.0, 2.0, 3.0])
     assert torch.equal(apply_shifts(z, directions, {0: 2.0, 2: -1.0}), torch.tensor([3.0, 2.0, 2.0]))
     assert torch.equal(apply_shifts(z, directions, {1: 0.0}), z)
+
+
+UNICODE_DIGITS = ["²", "³", "¹", "⁰", "①", "٣", "۳", "３", "१"]  # isdigit() or int() / float() take each of them
+
+
+@pytest.mark.parametrize("digit", UNICODE_DIGITS)
+def test_request_numbers_are_ascii_only(digit: str) -> None:
+    for bad in (f"{digit}:1", f"1{digit}:1", f"0:{digit}", f"0:1.{digit}"):
+        with pytest.raises(InvalidInputError, match="ASCII digits 0-9"):
+            parse_shift(bad)
+    with pytest.raises(InvalidInputError, match="ASCII digits 0-9"):
+        shifts_from_mapping({digit: 1.0})
+    for window in (f"{digit},40", f"400,{digit}"):
+        with pytest.raises(InvalidInputError, match="ASCII digits 0-9"):
+            parse_window(window)
+
+
+def test_the_ascii_number_grammar() -> None:
+    for text, value in [("1", 1.0), ("-1.5", -1.5), (".5", 0.5), ("2.", 2.0), ("+2E-1", 0.2), (" 3 ", 3.0), ("\t-0", -0.0)]:
+        assert ascii_decimal(text) == value, text
+    for text in ("", " ", "1_0", "nan", "inf", "-infinity", "0x10", "1e", "e1", "--1", "1.2.3", "1 0", "\u20031", "1\n"):
+        assert ascii_decimal(text) is None, text
+    assert ascii_decimal("1e999") == float("inf")  # the callers' finiteness checks name it
+    assert ascii_index("007", 9) == 7 and ascii_index(" 12 ", 9) == 12 and ascii_index("1" * 9, 9) == 111_111_111
+    for text in ("", "-1", "+1", "1.0", "1_0", "1" * 10, "\u00b2", "1\n"):
+        assert ascii_index(text, 9) is None, text
+    assert parse_shift("0:1e-1") == (0, 0.1) and parse_window("1.5e3,-6e2").key == parse_window("1500,-600").key
 
 
 def test_traversal_frames() -> None:

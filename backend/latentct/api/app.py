@@ -4,6 +4,7 @@ app.state after startup:
 - settings: Settings            the configuration the app was built with
 - registry: ModelRegistry       served models (latentct.labels.catalog.DirectionCatalog for the label routes)
 - engine: InferenceEngine       the one worker per device that runs every forward pass
+- admission: RenderAdmission    the render budget (output pixels in flight, forward pass + encoding) and its encode lanes
 - label_store: LabelStore       clinicians' labels (SQLite by default)
 - response_cache: ResponseCache rendered images by ETag
 - encode_slots: asyncio.Semaphore  concurrent /encode requests
@@ -39,8 +40,11 @@ from latentct.api.errors import install_error_handlers
 from latentct.api.fast_image import ImageFastPath
 from latentct.api.frontend import mount_frontend
 from latentct.api.limits import BodyLimitMiddleware
+from latentct.api.security_headers import SecurityHeadersMiddleware
 from latentct.config import Settings
 from latentct.labels import open_label_store
+from latentct.labels.tokens import check_admin_token
+from latentct.rendering.admission import MPX, RenderAdmission
 from latentct.rendering.cpu_threads import resolve_engine_threads, resolve_torch_threads
 from latentct.rendering.engine import InferenceEngine, configure_torch_threads
 from latentct.rendering.registry import ModelRegistry, ServedModel, resolve_device
@@ -48,7 +52,7 @@ from latentct.rendering.registry import ModelRegistry, ServedModel, resolve_devi
 log = logging.getLogger(__name__)
 
 API_DESCRIPTION = """
-REST contract version 1 (shared/design/api.md). {intended_use}.
+REST contract version 1 (docs/api.md). {intended_use}.
 
 Image responses are 8-bit greyscale PNGs (GIF for traversal.gif) with a strong `ETag` and
 `Cache-Control: public, max-age=31536000, immutable`; `If-None-Match` answers 304. Errors are JSON `{{"detail": ...}}`:
@@ -109,11 +113,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         queue_size=settings.queue_size,
         threads=engine_threads,  # one stream of work per GPU
     ).start()
+    admission = RenderAdmission(settings.render_budget_mpx * MPX)
     label_store = None
     try:
         label_store = await run_in_threadpool(open_label_store, settings)
         app.state.registry = registry
         app.state.engine = engine
+        app.state.admission = admission
         app.state.label_store = label_store
         app.state.response_cache = ResponseCache(settings.response_cache_mb * 1024 * 1024)
         app.state.encode_slots = asyncio.Semaphore(settings.max_concurrent_encodes)
@@ -127,6 +133,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             with contextlib.suppress(asyncio.CancelledError):
                 await warmup
         await engine.close(settings.shutdown_timeout_s)  # in-flight requests have finished: uvicorn waited for them
+        admission.close()
         if label_store is not None:
             label_store.close()
 
@@ -141,6 +148,7 @@ def _api_router() -> APIRouter:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app for uvicorn (`uvicorn --factory latentct.api.app:create_app`); settings default to LATENTCT_* env."""
     settings = settings or Settings()
+    check_admin_token(settings.admin_token)  # a weak LATENTCT_ADMIN_TOKEN is refused before anything starts
     app = FastAPI(
         title="LatentCT",
         version=__version__,
@@ -157,9 +165,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Content-Type", "If-None-Match"],
-            expose_headers=["ETag", "X-Shift-Values", "Retry-After"],
+            allow_headers=["Authorization", "Content-Type", "If-None-Match", "Idempotency-Key"],
+            expose_headers=["ETag", "X-Shift-Values", "Retry-After", "Idempotent-Replayed"],
         )
+    # added last: the outermost, so the fast path's images, the 413s and CORS answers carry the headers too
+    docs_paths = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    app.add_middleware(SecurityHeadersMiddleware, csp_exempt_paths=docs_paths)
     app.include_router(_api_router())
     app.include_router(routes_labels.router)  # the label endpoints; its router carries the /api prefix itself
     mount_frontend(app, settings.frontend_dir)

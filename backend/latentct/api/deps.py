@@ -16,6 +16,7 @@ from fastapi.requests import HTTPConnection
 from latentct.api.caching import ResponseCache
 from latentct.config import Settings
 from latentct.errors import InvalidInputError
+from latentct.rendering.admission import RenderAdmission
 from latentct.rendering.encoding import MAX_SCALE
 from latentct.rendering.engine import InferenceEngine
 from latentct.rendering.latents import (
@@ -41,6 +42,15 @@ def engine_of(connection: HTTPConnection) -> InferenceEngine:
     return engine
 
 
+def admission_of(connection: HTTPConnection) -> RenderAdmission:
+    admission: RenderAdmission = connection.app.state.admission
+    return admission
+
+
+async def get_admission(connection: HTTPConnection) -> RenderAdmission:
+    return admission_of(connection)
+
+
 async def get_settings(connection: HTTPConnection) -> Settings:
     settings: Settings = connection.app.state.settings
     return settings
@@ -63,6 +73,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 RegistryDep = Annotated[ModelRegistry, Depends(get_registry)]
 EngineDep = Annotated[InferenceEngine, Depends(get_engine)]
 CacheDep = Annotated[ResponseCache, Depends(get_response_cache)]
+AdmissionDep = Annotated[RenderAdmission, Depends(get_admission)]
 
 ModelId = Annotated[str, Path(description="model id (a folder of the models dir)", max_length=64)]
 

@@ -25,6 +25,7 @@ from latentct.rendering.errors import (
     NotReadyError,
     UnsupportedUploadError,
     UploadTooLargeError,
+    public_detail,
 )
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,7 @@ def domain_error_response(exc: Exception) -> JSONResponse:
         return error_response(404, str(exc))
     if isinstance(exc, ArtifactError):
         log.error("artifact error while serving: %s", exc)
-        return error_response(503, f"model files are unavailable: {exc}", retry_after(30))
+        return error_response(503, f"model files are unavailable: {public_detail(str(exc))}", retry_after(30))
     return error_response(400, str(exc))
 
 

@@ -93,8 +93,10 @@ class ImageFastPath:
         except LatentCTError:  # not ready, unknown or broken: the route answers, with the contract's status
             return None
         try:
-            response: Response = await image_response(model, params, state.engine, state.response_cache, _first_header(scope))
-        except LatentCTError as exc:  # unknown set or direction, full queue: answered here, not attempted twice
+            response: Response = await image_response(
+                model, params, state.engine, state.admission, state.response_cache, _first_header(scope)
+            )
+        except LatentCTError as exc:  # unknown set or direction, full queue or budget: answered here, not attempted twice
             response = domain_error_response(exc)
         state.fast_image_responses = getattr(state, "fast_image_responses", 0) + 1
         return response

@@ -21,14 +21,18 @@ router = APIRouter(tags=["encode"])
 ENCODE_DESCRIPTION = f"""
 Upload one slice as multipart field `file`, at most 16 MiB (`LATENTCT_MAX_UPLOAD_BYTES`):
 
-- DICOM (`.dcm`): HU = stored value x RescaleSlope + RescaleIntercept; one frame;
+- DICOM (`.dcm`): HU = stored value x RescaleSlope + RescaleIntercept; one frame, one sample per pixel (greyscale),
+  BitsAllocated 8, 16 or 32; uncompressed (Implicit/Explicit VR Little Endian, Explicit VR Big Endian), Deflated
+  Explicit VR Little Endian (at most 17 MiB inflated) or RLE Lossless (other compressed transfer syntaxes: 415). The
+  header is checked before any pixel is decoded;
 - PNG: 8-bit grey 0..255 maps linearly onto the model's hu_range (what `window=full` shows); 16-bit values are HU + 32768;
 - `.npy`: a 2-D array of HU values.
 
 Sides 8..4096 px. The slice is padded to square with air, resized with Lanczos to the model's image_size and clipped to
 its hu_range, as the training data was. A VAE answers with its encoder's mean (`method: encoder`); a GAN by latent
 optimisation (`method: optimization`: best of 16 seeded starts, then {OPT_STEPS} Adam steps; deterministic).
-Errors: 400 empty or unreadable file, 413 too large, 415 not DICOM/PNG/.npy, 503 when too many encodes run at once.
+Errors: 400 empty or unreadable file, or a header outside these limits; 413 too large; 415 not DICOM/PNG/.npy or a DICOM
+transfer syntax not listed; 503 when too many encodes run at once. Error messages name the value and what is allowed.
 """
 
 
@@ -49,7 +53,7 @@ EncodeSlotsDep = Annotated[asyncio.Semaphore, Depends(get_encode_slots)]
         400: {"description": "empty or unreadable file"},
         404: {"description": "unknown model"},
         413: {"description": "file over the upload limit"},
-        415: {"description": "not DICOM, PNG or .npy"},
+        415: {"description": "not DICOM, PNG or .npy, or a DICOM transfer syntax not taken"},
         503: {"description": "too many encodes at once, or warming up (Retry-After)"},
     },
 )

@@ -6,15 +6,16 @@ import torch
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from latentct.api.deps import CacheDep, EngineDep, RegistryDep
+from latentct.api.deps import AdmissionDep, CacheDep, EngineDep, RegistryDep
 from latentct.api.errors import error_response, retry_after
 from latentct.api.schemas import Health
+from latentct.rendering.errors import public_detail
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health", response_model=Health, summary="liveness: 200 while the process runs")
-async def health(registry: RegistryDep, engine: EngineDep, cache: CacheDep) -> Health:
+async def health(registry: RegistryDep, engine: EngineDep, cache: CacheDep, admission: AdmissionDep) -> Health:
     return Health(
         status="ok",
         ready=registry.ready,
@@ -26,6 +27,7 @@ async def health(registry: RegistryDep, engine: EngineDep, cache: CacheDep) -> H
             "threads": engine.thread_count,
             "torch_threads": torch.get_num_threads(),
             "cache": cache.stats(),
+            "render_budget": admission.as_dict(),
         },
     )
 
@@ -41,5 +43,5 @@ async def ready(registry: RegistryDep, request: Request) -> JSONResponse:
     models = [m.id for m in registry.models()]
     # A label database outage does not take the replica out of rotation (images still serve), but it is named here.
     store = getattr(request.app.state, "label_store", None)
-    labels = store.status if store is not None else "not configured"
+    labels = public_detail(store.status) if store is not None else "not configured"  # a driver error may name a path
     return JSONResponse({"status": "ready", "models": models, "broken": registry.broken, "labels": labels})

@@ -1,7 +1,9 @@
 """Image endpoints: one image, traversal strips, GIFs and multipart streams, and rendering a posted latent.
 
-Each handler validates its query, builds latents on the CPU, awaits the inference engine, then windows and encodes;
-large outputs are encoded on a worker thread so the event loop stays free.
+Each handler validates its query, builds latents on the CPU, takes a ticket of the render budget for what it will
+produce (frames x output pixels; rendering/admission.py: 503 at once when it does not fit, cheap images need none),
+awaits the inference engine, then windows and encodes: cheap outputs inline, larger ones on the budget's own encode
+lanes, so the event loop stays free and a flood of big requests holds neither the default thread pool nor memory.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import numpy as np
 import torch
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from latentct.api.caching import CachedImage, ResponseCache, cache_headers, etag_matches, make_etag, not_modified
 from latentct.api.deps import (
+    AdmissionDep,
     CacheDep,
     EngineDep,
     ImageParams,
@@ -31,6 +34,7 @@ from latentct.api.deps import (
 )
 from latentct.api.schemas import RenderRequest
 from latentct.errors import InvalidInputError
+from latentct.rendering.admission import RenderAdmission, Ticket
 from latentct.rendering.encoding import (
     MULTIPART_CONTENT_TYPE,
     forth_and_back,
@@ -55,7 +59,6 @@ from latentct.rendering.windows import Window, parse_window, unit_to_grey
 
 router = APIRouter(tags=["images"])
 
-OFFLOAD_PIXELS = 256 * 256  # encode bigger outputs on a worker thread, smaller ones inline (a thread hop costs more)
 MAX_STEPS = 64
 MAX_FPS = 30.0
 MAX_LOOPS = 10
@@ -121,16 +124,50 @@ def build_traversal(model: ServedModel, params: ImageParams, traversal: Traversa
     return Traversal(latents=latents, values=values, direction_set=direction_set)
 
 
-async def _off_loop_if_large(pixels: int, fn: Callable[[], bytes]) -> bytes:
-    if pixels > OFFLOAD_PIXELS:
-        return await run_in_threadpool(fn)
-    return fn()
+def frame_pixels(model: ServedModel, scale: int) -> int:
+    """Output pixels of one frame: what a frame costs in the render budget."""
+    return model.image_size * model.image_size * scale * scale
 
 
 async def render_grey(engine: InferenceEngine, model: ServedModel, latents: torch.Tensor, window: Window) -> np.ndarray:
     """(N, latent_dim) -> (N, H, W) uint8 through the engine and the window."""
     frames = await engine.generate(model, latents)
     return unit_to_grey(frames, model.hu_range, window)
+
+
+async def admitted_grey(
+    admission: RenderAdmission, engine: InferenceEngine, model: ServedModel, latents: torch.Tensor, window: Window, cost: int
+) -> tuple[Ticket, np.ndarray]:
+    """A ticket for `cost` (503 at once when it does not fit), then the forward pass; the caller encodes and releases."""
+    ticket = admission.admit(cost)
+    try:
+        return ticket, await render_grey(engine, model, latents, window)
+    except BaseException:
+        ticket.release()
+        raise
+
+
+async def render_encoded(
+    admission: RenderAdmission,
+    engine: InferenceEngine,
+    model: ServedModel,
+    latents: torch.Tensor,
+    window: Window,
+    cost: int,
+    encode: Callable[[np.ndarray], bytes],
+) -> bytes:
+    """Admit, render and encode the grey frames; the ticket is given back when the encoding has ended."""
+    ticket, grey = await admitted_grey(admission, engine, model, latents, window, cost)
+    return await admission.encode(ticket, lambda: encode(grey))
+
+
+async def render_png(
+    admission: RenderAdmission, engine: InferenceEngine, model: ServedModel, latent: torch.Tensor, window: Window, scale: int
+) -> bytes:
+    """One (latent_dim,) latent -> PNG bytes; shared by image.png, its fast path, /render and the live socket."""
+    return await render_encoded(
+        admission, engine, model, latent[None], window, frame_pixels(model, scale), lambda g: png_bytes(upscale(g[0], scale))
+    )
 
 
 async def cached_response(
@@ -151,12 +188,19 @@ async def cached_response(
 
 
 @router.get("/models/{model}/image.png", response_class=Response, responses=PNG_RESPONSE, summary="one image")
-async def image_png(model: ModelDep, params: ImageParamsDep, request: Request, engine: EngineDep, cache: CacheDep) -> Response:
-    return await image_response(model, params, engine, cache, request.headers.get("if-none-match"))
+async def image_png(
+    model: ModelDep, params: ImageParamsDep, request: Request, engine: EngineDep, admission: AdmissionDep, cache: CacheDep
+) -> Response:
+    return await image_response(model, params, engine, admission, cache, request.headers.get("if-none-match"))
 
 
 async def image_response(
-    model: ServedModel, params: ImageParams, engine: InferenceEngine, cache: ResponseCache, if_none_match: str | None
+    model: ServedModel,
+    params: ImageParams,
+    engine: InferenceEngine,
+    admission: RenderAdmission,
+    cache: ResponseCache,
+    if_none_match: str | None,
 ) -> Response:
     """The answer of `image.png`, shared by the route and its fast path (api/fast_image.py)."""
     direction_set = resolve_set(model, params.set_id, params.shifts)
@@ -164,9 +208,7 @@ async def image_response(
 
     async def produce() -> bytes:
         latent = shifted_latent(model, params.seed, direction_set, params.shifts)
-        grey = (await render_grey(engine, model, latent[None], params.window))[0]
-        size = grey.size * params.scale**2
-        return await _off_loop_if_large(size, lambda: png_bytes(upscale(grey, params.scale)))
+        return await render_png(admission, engine, model, latent, params.window, params.scale)
 
     return await cached_response(if_none_match, cache, etag, "image/png", {}, produce)
 
@@ -178,15 +220,24 @@ async def image_response(
     summary="a traversal as one PNG strip, frames left to right; X-Shift-Values lists the frame values",
 )
 async def traversal_png(
-    model: ModelDep, params: ImageParamsDep, traversal: TraversalDep, request: Request, engine: EngineDep, cache: CacheDep
+    model: ModelDep,
+    params: ImageParamsDep,
+    traversal: TraversalDep,
+    request: Request,
+    engine: EngineDep,
+    admission: AdmissionDep,
+    cache: CacheDep,
 ) -> Response:
     frames = build_traversal(model, params, traversal)
     etag = make_etag(etag_parts(model, frames.direction_set, "traversal.png", {**params.key(), **traversal.key()}))
+    cost = traversal.steps * frame_pixels(model, params.scale)
+
+    def encode(grey: np.ndarray) -> bytes:
+        # Upscaling the strip equals stripping the upscaled frames (nearest neighbour), with one full-size copy less.
+        return png_bytes(upscale(strip(grey), params.scale))
 
     async def produce() -> bytes:
-        grey = await render_grey(engine, model, frames.latents, params.window)
-        size = grey.size * params.scale**2
-        return await _off_loop_if_large(size, lambda: png_bytes(strip(upscale(grey, params.scale))))
+        return await render_encoded(admission, engine, model, frames.latents, params.window, cost, encode)
 
     return await cached_response(request.headers.get("if-none-match"), cache, etag, "image/png", frames.header, produce)
 
@@ -203,18 +254,37 @@ async def traversal_gif(
     traversal: TraversalDep,
     request: Request,
     engine: EngineDep,
+    admission: AdmissionDep,
     cache: CacheDep,
     fps: FpsQuery = 10.0,
 ) -> Response:
     frames = build_traversal(model, params, traversal)
     query = {**params.key(), **traversal.key(), "fps": fps + 0.0}
     etag = make_etag(etag_parts(model, frames.direction_set, "traversal.gif", query))
+    cost = len(forth_and_back(traversal.steps)) * frame_pixels(model, params.scale)  # the GIF encodes every frame shown
+
+    def encode(grey: np.ndarray) -> bytes:
+        return gif_bytes(upscale(grey, params.scale), fps)
 
     async def produce() -> bytes:
-        grey = await render_grey(engine, model, frames.latents, params.window)
-        return await run_in_threadpool(lambda: gif_bytes(upscale(grey, params.scale), fps))
+        return await render_encoded(admission, engine, model, frames.latents, params.window, cost, encode)
 
     return await cached_response(request.headers.get("if-none-match"), cache, etag, "image/gif", frames.header, produce)
+
+
+class AdmittedStream(StreamingResponse):
+    """A streaming response that gives its render-budget ticket back when it ends: played out, the client gone, or the
+    server stopping. A stream holds its share for its lifetime, so long slow streams count against the budget."""
+
+    def __init__(self, content: AsyncIterator[bytes], ticket: Ticket, headers: dict[str, str]) -> None:
+        super().__init__(content, media_type=MULTIPART_CONTENT_TYPE, headers=headers)
+        self.ticket = ticket
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.ticket.release()
 
 
 @router.get(
@@ -232,12 +302,19 @@ async def traversal_stream(
     params: ImageParamsDep,
     traversal: TraversalDep,
     engine: EngineDep,
+    admission: AdmissionDep,
     fps: FpsQuery = 10.0,
     loops: Annotated[int, Query(ge=1, le=MAX_LOOPS, description=f"how often to play forth and back, 1..{MAX_LOOPS}")] = 1,
 ) -> StreamingResponse:
     frames = build_traversal(model, params, traversal)
-    grey = upscale(await render_grey(engine, model, frames.latents, params.window), params.scale)
-    pngs = await run_in_threadpool(lambda: [png_bytes(g) for g in grey])
+    cost = traversal.steps * frame_pixels(model, params.scale)
+    ticket, grey = await admitted_grey(admission, engine, model, frames.latents, params.window, cost)
+    try:
+        # One frame upscaled at a time: the stream's memory is its PNGs, not steps full-size frames.
+        pngs = await admission.encode(ticket, lambda: [png_bytes(upscale(g, params.scale)) for g in grey], release=False)
+    except BaseException:
+        ticket.release()
+        raise
     sequence = [pngs[i] for i in forth_and_back(len(pngs))] * loops
 
     async def paced() -> AsyncIterator[bytes]:
@@ -249,7 +326,7 @@ async def traversal_stream(
             await asyncio.sleep(max(0.0, due - loop.time()))
 
     headers = {**frames.header, "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    return StreamingResponse(paced(), media_type=MULTIPART_CONTENT_TYPE, headers=headers)
+    return AdmittedStream(paced(), ticket, headers)
 
 
 @router.post(
@@ -258,7 +335,9 @@ async def traversal_stream(
     responses=PNG_RESPONSE,
     summary="render a posted latent (or seed) with optional shifts, window and scale",
 )
-async def render(model: ModelDep, body: RenderRequest, request: Request, engine: EngineDep, cache: CacheDep) -> Response:
+async def render(
+    model: ModelDep, body: RenderRequest, request: Request, engine: EngineDep, admission: AdmissionDep, cache: CacheDep
+) -> Response:
     if (body.latent is None) == (body.seed is None):
         raise InvalidInputError("give exactly one of `latent` (latent_dim numbers) and `seed`")
     shifts = shifts_from_mapping(body.shifts)
@@ -275,7 +354,6 @@ async def render(model: ModelDep, body: RenderRequest, request: Request, engine:
     etag = make_etag(etag_parts(model, direction_set, "render", query))
 
     async def produce() -> bytes:
-        grey = (await render_grey(engine, model, latent[None], window))[0]
-        return await _off_loop_if_large(grey.size * body.scale**2, lambda: png_bytes(upscale(grey, body.scale)))
+        return await render_png(admission, engine, model, latent, window, body.scale)
 
     return await cached_response(request.headers.get("if-none-match"), cache, etag, "image/png", {}, produce)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -21,6 +21,7 @@ from latentct.labels.export import render_export
 from latentct.labels.models import (
     MAX_ANNOTATOR_NAME_CHARS,
     MAX_ID_CHARS,
+    MAX_IDEMPOTENCY_KEY_CHARS,
     MAX_POLARITY_CHARS,
     MAX_TERM_CHARS,
     MAX_TEXT_CHARS,
@@ -28,6 +29,7 @@ from latentct.labels.models import (
 from latentct.labels.store import (
     MAX_PAGE_SIZE,
     Annotator,
+    IdempotencyConflictError,
     Label,
     LabelQuery,
     LabelStore,
@@ -36,6 +38,13 @@ from latentct.labels.store import (
 )
 
 MAX_INT32 = 2**31 - 1
+REPLAYED_HEADER = "Idempotent-Replayed"
+# what the OpenAPI schema says of the header; the route checks it itself, so that a bad key gets a readable 422
+IDEMPOTENCY_KEY_SCHEMA = {
+    "minLength": 1,
+    "maxLength": MAX_IDEMPOTENCY_KEY_CHARS,
+    "pattern": r"^[!-~]([ -~]*[!-~])?$",
+}
 
 
 def _single_line(value: str) -> str:
@@ -194,6 +203,8 @@ def _http_errors() -> Iterator[None]:
         raise HTTPException(404, str(exc)) from None
     except InvalidInputError as exc:
         raise HTTPException(422, str(exc)) from None
+    except IdempotencyConflictError as exc:
+        raise HTTPException(409, str(exc)) from None
 
 
 def current_annotator(
@@ -305,13 +316,40 @@ def get_me(annotator: AnnotatorDep) -> AnnotatorOut:
     "/labels",
     status_code=status.HTTP_201_CREATED,
     response_model=LabelOut,
-    responses={**ERROR_RESPONSES, 404: {"description": "unknown model, set or direction"}},
+    responses={
+        **ERROR_RESPONSES,
+        201: {
+            "description": "the stored label; a retry with the same Idempotency-Key and body gets the same label "
+            f"again, marked `{REPLAYED_HEADER}: true`",
+            "headers": {REPLAYED_HEADER: {"description": "`true` on a replayed answer", "schema": {"type": "string"}}},
+        },
+        404: {"description": "unknown model, set or direction"},
+        409: {"description": "the Idempotency-Key was used before by this annotator with a different body"},
+    },
     summary="Store one label event",
 )
-def post_label(body: LabelIn, store: StoreDep, catalog: CatalogDep, annotator: AnnotatorDep) -> LabelOut:
+def post_label(
+    body: LabelIn,
+    response: Response,
+    store: StoreDep,
+    catalog: CatalogDep,
+    annotator: AnnotatorDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description=(
+                f"optional, 1..{MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters (e.g. a UUID), one per label and "
+                "the same for its retries: a retry with the same body answers the first label again (201, "
+                f"`{REPLAYED_HEADER}: true`), the same key with another body is 409. Keys belong to the annotator."
+            ),
+            json_schema_extra=IDEMPOTENCY_KEY_SCHEMA,
+        ),
+    ] = None,
+) -> LabelOut:
     identity = _identity(catalog, body.model, body.set)
     with _http_errors():
-        label = store.add_label(
+        written = store.write_label(
             annotator,
             identity,
             direction_index=body.direction,
@@ -320,8 +358,11 @@ def post_label(body: LabelIn, store: StoreDep, catalog: CatalogDep, annotator: A
             confidence=body.confidence,
             polarity=body.polarity,
             blinded=body.blinded,
+            idempotency_key=idempotency_key,
         )
-    return _label_out(label)
+    if written.replayed:
+        response.headers[REPLAYED_HEADER] = "true"
+    return _label_out(written.label)
 
 
 @router.get(

@@ -17,15 +17,16 @@ import torch
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
-from latentct.api.deps import engine_of, registry_of, resolve_set, shifted_latent
+from latentct.api.deps import admission_of, engine_of, registry_of, resolve_set, shifted_latent
 from latentct.api.errors import describe_validation_error
+from latentct.api.routes_images import render_png
 from latentct.api.schemas import LiveMessage
 from latentct.errors import LatentCTError
-from latentct.rendering.encoding import png_bytes, upscale
+from latentct.rendering.admission import RenderAdmission
 from latentct.rendering.engine import InferenceEngine
 from latentct.rendering.latents import shifts_from_mapping
 from latentct.rendering.registry import ServedModel
-from latentct.rendering.windows import Window, parse_window, unit_to_grey
+from latentct.rendering.windows import Window, parse_window
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["live"])
@@ -56,16 +57,16 @@ def parse_live_message(text: str | None, model: ServedModel) -> LiveRequest:
     return LiveRequest(latent=latent, window=parse_window(message.window), scale=message.scale)
 
 
-async def _render(engine: InferenceEngine, model: ServedModel, request: LiveRequest) -> bytes:
-    frames = await engine.generate(model, request.latent[None])
-    grey = unit_to_grey(frames[0], model.hu_range, request.window)
-    return png_bytes(upscale(grey, request.scale))
+async def _render(admission: RenderAdmission, engine: InferenceEngine, model: ServedModel, request: LiveRequest) -> bytes:
+    # The render budget as for image.png: scale 8 frames are encoded off the event loop and can be refused.
+    return await render_png(admission, engine, model, request.latent, request.window, request.scale)
 
 
 class _LiveSession:
     def __init__(self, websocket: WebSocket, engine: InferenceEngine, model: ServedModel) -> None:
         self.websocket = websocket
         self.engine = engine
+        self.admission = admission_of(websocket)
         self.model = model
         self.latest: LiveRequest | None = None
         self.wake = asyncio.Event()
@@ -96,7 +97,7 @@ class _LiveSession:
             if request is None:
                 continue
             try:
-                png = await _render(self.engine, self.model, request)
+                png = await _render(self.admission, self.engine, self.model, request)
             except LatentCTError as exc:  # overloaded, shutting down: tell the client, keep the socket
                 await self.send_error(str(exc))
                 continue

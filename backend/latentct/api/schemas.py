@@ -1,4 +1,4 @@
-"""Request and response schemas of the REST contract (shared/design/api.md), with the extensions we add."""
+"""Request and response schemas of the REST contract (docs/api.md), with the extensions we add."""
 
 from __future__ import annotations
 
@@ -87,7 +87,11 @@ class LocalDirections(BaseModel):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    """Request bodies taken as JSON types, not coerced: pydantic's lax mode turns "1" into the seed 1, 1.0 into 1, and
+    true into the latent value 1.0, so a client's mistake would render something rather than be named. Strict mode
+    still takes a JSON integer where a float is expected (the latent [0, 1, ...])."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 
 class RenderRequest(_Strict):

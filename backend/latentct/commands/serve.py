@@ -36,6 +36,10 @@ def serve(
     compile: Annotated[
         bool | None, typer.Option("--compile/--no-compile", help="torch.compile the generators for the CPU path")
     ] = None,
+    access_log: Annotated[
+        bool | None,
+        typer.Option("--access-log/--no-access-log", help="log one line per request (default off, or LATENTCT_ACCESS_LOG)"),
+    ] = None,
     cpu_threads: Annotated[
         int | None,
         typer.Option(min=0, max=256, help="torch threads per engine thread; 0: CPU (cores/workers - 1)/engine threads, GPU 1"),
@@ -46,16 +50,18 @@ def serve(
                      "process has 2 or more cores, else 1"),
     ] = None,
 ) -> None:
-    """Serve the models over the REST contract (shared/design/api.md) and the web app. Ctrl-C stops gracefully."""
+    """Serve the models over the REST contract (docs/api.md) and the web app. Ctrl-C stops gracefully."""
     import uvicorn
     from pydantic import ValidationError
 
     from latentct.api.http_protocol import BoundedHeadersProtocol
     from latentct.config import Settings
+    from latentct.labels.tokens import check_admin_token
 
     overrides = {
         "host": host, "port": port, "models_dir": models_dir, "device": device.value if device else None,
         "workers": workers, "compile": compile, "cpu_threads": cpu_threads, "engine_threads": engine_threads,
+        "access_log": access_log,
     }
     # Settings travel to worker processes through the environment: the CLI's values win over LATENTCT_* already set
     for name, value in overrides.items():
@@ -66,6 +72,8 @@ def serve(
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise InvalidInputError(f"bad setting (command line or LATENTCT_* environment): {problems}") from None
+    # refused here, before uvicorn, so a weak admin token is one `error:` line rather than a lifespan traceback
+    check_admin_token(settings.admin_token)
     if not settings.models_dir.is_dir():
         raise InvalidInputError(f"models dir {str(settings.models_dir)!r} does not exist; train models or pass --models-dir")
     os.environ["LATENTCT_MODELS_DIR"] = str(settings.models_dir.resolve())
@@ -83,6 +91,7 @@ def serve(
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level,
+        access_log=settings.access_log,
         log_config=_log_config(settings.log_level),
         timeout_graceful_shutdown=int(settings.shutdown_timeout_s) or None,
         ws_max_size=UVICORN_WS_MAX_BYTES,

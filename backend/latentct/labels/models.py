@@ -26,6 +26,7 @@ MAX_POLARITY_CHARS = 200
 MAX_TERM_CHARS = 64
 MAX_CHECKSUM_CHARS = 128  # hex sha256 is 64; room for a "sha256:" prefix
 TOKEN_HASH_CHARS = 64  # hex sha256
+MAX_IDEMPOTENCY_KEY_CHARS = 255
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -92,3 +93,20 @@ class LabelRow(Base):
     confidence: Mapped[int] = mapped_column(Integer)
     polarity: Mapped[str] = mapped_column(String(MAX_POLARITY_CHARS), default="")
     blinded: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LabelIdempotencyKeyRow(Base):
+    """The Idempotency-Key a label was posted with, written in the label's own transaction.
+
+    The primary key (annotator_id, idempotency_key) is the guard: of two requests racing with one key, the second
+    cannot insert and rolls its label back with it. `request_sha256` tells a retry (same body) from a key reused
+    for a different label.
+    """
+
+    __tablename__ = "label_idempotency_keys"
+
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("annotators.id", ondelete="RESTRICT"), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(MAX_IDEMPOTENCY_KEY_CHARS), primary_key=True)
+    request_sha256: Mapped[str] = mapped_column(String(TOKEN_HASH_CHARS))
+    label_id: Mapped[int] = mapped_column(ForeignKey("labels.id", ondelete="RESTRICT"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import json
 import logging
-import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from latentct.errors import InvalidInputError, NotFoundError
+from latentct.errors import InvalidInputError, LatentCTError, NotFoundError
 from latentct.labels.agreement import SetAgreement, set_agreement
 from latentct.labels.catalog import SetIdentity
 from latentct.labels.db import WRITE_OPTION, create_label_engine, upgrade_database
@@ -27,18 +27,26 @@ from latentct.labels.models import (
     MAX_ANNOTATOR_NAME_CHARS,
     MAX_CHECKSUM_CHARS,
     MAX_ID_CHARS,
+    MAX_IDEMPOTENCY_KEY_CHARS,
     MAX_POLARITY_CHARS,
     MAX_TEXT_CHARS,
     ROLES,
     AnnotatorRow,
+    LabelIdempotencyKeyRow,
     LabelRow,
+)
+from latentct.labels.tokens import (
+    MIN_ADMIN_TOKEN_BITS,
+    check_admin_token,
+    estimate_token_bits,
+    hash_token,
+    new_token,
 )
 from latentct.labels.vocabulary import Vocabulary, load_vocabulary
 
 log = logging.getLogger(__name__)
 
 MAX_TOKEN_CHARS = 512
-TOKEN_BYTES = 32  # secrets.token_urlsafe(32): 43 characters, 256 bits
 BOOTSTRAP_ADMIN_NAME = "admin (LATENTCT_ADMIN_TOKEN)"
 MAX_CONFIDENCE = 5
 MAX_PAGE_SIZE = 10_000
@@ -91,13 +99,30 @@ class LabelQuery:
     offset: int = 0
 
 
-def hash_token(token: str) -> str:
-    """sha256 hex of a bearer token: the only form in which tokens are stored."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+@dataclass(frozen=True)
+class LabelWrite:
+    """The answer to a label post: the stored label, and whether an earlier post with the same key stored it."""
+
+    label: Label
+    replayed: bool
 
 
-def new_token() -> str:
-    return secrets.token_urlsafe(TOKEN_BYTES)
+class IdempotencyConflictError(LatentCTError):
+    """An Idempotency-Key was used before by the same annotator for a different label (HTTP 409)."""
+
+
+def check_idempotency_key(key: str) -> str:
+    """1..255 printable ASCII characters, no space at either end (headers lose those); else InvalidInputError."""
+    allowed = (
+        f"allowed: 1..{MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters, no space at either end, "
+        "e.g. a UUID; use a new key per label and the same key for its retries"
+    )
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_CHARS:
+        raise InvalidInputError(f"Idempotency-Key has {len(key)} characters; {allowed}")
+    if not all(" " <= ch <= "~" for ch in key) or key[0] == " " or key[-1] == " ":
+        shown = key if len(key) <= 80 else key[:77] + "..."
+        raise InvalidInputError(f"Idempotency-Key {shown!r} is not allowed; {allowed}")
+    return key
 
 
 def check_text(value: str, what: str, max_chars: int, allow_newlines: bool) -> str:
@@ -157,6 +182,7 @@ class LabelStore:
             engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False
         )
         self.vocabulary = vocabulary
+        check_admin_token(admin_token)  # before anything is stored: a weak token's hash never reaches the table
         self._admin_token = admin_token or None
         self._ready = False
         self._ready_lock = threading.Lock()
@@ -260,6 +286,10 @@ class LabelStore:
         ):
             self.initialize()
             return self._bootstrap_admin
+        if estimate_token_bits(token) < MIN_ADMIN_TOKEN_BITS:
+            # every token we issue holds 256 bits; a weak one can only be a bootstrap admin token stored before
+            # LATENTCT_ADMIN_TOKEN had to be strong (and since unset), which must not work any more
+            return None
         try:
             token_hash = hash_token(token)
         except UnicodeEncodeError:
@@ -316,8 +346,33 @@ class LabelStore:
         confidence: int = 3,
         polarity: str = "",
         blinded: bool = False,
+        idempotency_key: str | None = None,
     ) -> Label:
         """Append one label event after checking every field; nothing is written when a check fails."""
+        return self.write_label(
+            annotator, identity, direction_index, term, text, confidence, polarity, blinded, idempotency_key
+        ).label
+
+    def write_label(
+        self,
+        annotator: Annotator,
+        identity: SetIdentity,
+        direction_index: int,
+        term: str,
+        text: str = "",
+        confidence: int = 3,
+        polarity: str = "",
+        blinded: bool = False,
+        idempotency_key: str | None = None,
+    ) -> LabelWrite:
+        """`add_label`, once per (annotator, idempotency_key): a retry with the same fields gets the first label back.
+
+        The key row is inserted in the label's transaction, so a label and its key are stored together or not at all.
+        The same key with other fields raises IdempotencyConflictError and stores nothing.
+        """
+        if idempotency_key is not None:
+            check_idempotency_key(idempotency_key)
+        fingerprint = _request_fingerprint(identity, direction_index, term, text, confidence, polarity, blinded)
         _check_identity(identity)
         if isinstance(direction_index, bool) or not 0 <= direction_index < identity.count:
             raise NotFoundError(
@@ -333,24 +388,72 @@ class LabelStore:
             raise InvalidInputError(
                 f"confidence {confidence!r} is out of range; allowed: 1..{MAX_CONFIDENCE}"
             )
-        row = LabelRow(
-            annotator_id=annotator.id,
-            created_at=_utc_now(),
-            model_id=identity.model_id,
-            model_checksum=identity.model_checksum,
-            set_id=identity.set_id,
-            set_checksum=identity.set_checksum,
-            direction_index=direction_index,
-            term=vocabulary_term.id,
-            text=text,
-            confidence=confidence,
-            polarity=polarity,
-            blinded=bool(blinded),
-        )
+
+        def new_row() -> LabelRow:  # a fresh row per attempt: a rolled-back one keeps stale state
+            return LabelRow(
+                annotator_id=annotator.id,
+                created_at=_utc_now(),
+                model_id=identity.model_id,
+                model_checksum=identity.model_checksum,
+                set_id=identity.set_id,
+                set_checksum=identity.set_checksum,
+                direction_index=direction_index,
+                term=vocabulary_term.id,
+                text=text,
+                confidence=confidence,
+                polarity=polarity,
+                blinded=bool(blinded),
+            )
+
+        for attempt in range(2):
+            try:
+                return self._store_label(annotator, new_row(), idempotency_key, fingerprint)
+            except IntegrityError:
+                # PostgreSQL: a concurrent request with the same key committed between our lookup and our insert,
+                # and the primary key refused ours (our label rolled back with it); the next lookup finds theirs.
+                # (SQLite writers are serialised by BEGIN IMMEDIATE and never get here.)
+                if idempotency_key is None or attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _store_label(
+        self, annotator: Annotator, row: LabelRow, idempotency_key: str | None, fingerprint: str
+    ) -> LabelWrite:
+        """One write transaction: answer an earlier label with this key, or insert the label and its key together."""
         with self._errors("storing a label"), self._session(write=True) as session, session.begin():
+            if idempotency_key is not None:
+                earlier = self._earlier_label(session, annotator, idempotency_key, fingerprint)
+                if earlier is not None:
+                    return LabelWrite(earlier, replayed=True)
             session.add(row)
             session.flush()
-            return _label_record(row, annotator.name, current=True)
+            if idempotency_key is not None:
+                session.add(
+                    LabelIdempotencyKeyRow(
+                        annotator_id=annotator.id,
+                        idempotency_key=idempotency_key,
+                        request_sha256=fingerprint,
+                        label_id=row.id,
+                        created_at=row.created_at,
+                    )
+                )
+                session.flush()
+            return LabelWrite(_label_record(row, annotator.name, current=True), replayed=False)
+
+    def _earlier_label(self, session: Session, annotator: Annotator, key: str, fingerprint: str) -> Label | None:
+        """The label first stored with (annotator, key), as it is now; IdempotencyConflictError if the fields differ."""
+        key_row = session.get(LabelIdempotencyKeyRow, (annotator.id, key))
+        if key_row is None:
+            return None
+        if not hmac.compare_digest(key_row.request_sha256, fingerprint):
+            raise IdempotencyConflictError(
+                f"Idempotency-Key {key!r} was already used by annotator {annotator.id} for label {key_row.label_id} "
+                "with different fields; send a new key for a new label"
+            )
+        stored = session.execute(
+            select(LabelRow, _is_current_expression().label("current")).where(LabelRow.id == key_row.label_id)
+        ).one()
+        return _label_record(stored[0], annotator.name, current=bool(stored[1]))
 
     def _term(self, term: str) -> Any:
         try:
@@ -476,6 +579,30 @@ def _is_current_expression() -> Any:
         later.direction_index == LabelRow.direction_index,
         later.id > LabelRow.id,
     )
+
+
+def _request_fingerprint(
+    identity: SetIdentity,
+    direction_index: int,
+    term: str,
+    text: str,
+    confidence: int,
+    polarity: str,
+    blinded: bool,
+) -> str:
+    """sha256 of the label's fields as posted (canonical JSON): equal for a retry, different for another label."""
+    fields = {
+        "model": identity.model_id,
+        "set": identity.set_id,
+        "direction": direction_index,
+        "term": term,
+        "text": text,
+        "confidence": confidence,
+        "polarity": polarity,
+        "blinded": bool(blinded),
+    }
+    canonical = json.dumps(fields, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
 def _check_identity(identity: SetIdentity) -> None:

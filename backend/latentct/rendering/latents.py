@@ -12,9 +12,11 @@ from collections.abc import Iterable, Mapping, Sequence
 import torch
 
 from latentct.errors import InvalidInputError, NotFoundError
+from latentct.rendering.numbers import DECIMAL_HELP, INDEX_HELP, ascii_decimal, ascii_index
 
 MAX_SEED = 2**31 - 1
 MAX_SHIFT = 30.0  # abs(v) of a shift and the largest traversal extent, in units of a unit-length direction
+MAX_INDEX_DIGITS = 9  # a direction index; no set comes near, and int() stays trivially cheap
 MAX_LATENT_ABS = 1000.0  # an explicit latent's entries; N(0, I) samples stay far below, float32 overflow far above
 
 
@@ -41,11 +43,11 @@ def check_shift_value(value: float, what: str) -> float:
 
 
 def parse_direction_index(text: str, what: str) -> int:
-    """A direction index as given in a request ('3'): a non-negative integer."""
-    stripped = text.strip()
-    if not stripped.isdigit() or len(stripped) > 9:
-        raise InvalidInputError(f"{what}: direction index {text!r} must be a non-negative integer")
-    return int(stripped)
+    """A direction index as given in a request ('3'): ASCII digits only (numbers.py says why), at most 9 of them."""
+    index = ascii_index(text, max_digits=MAX_INDEX_DIGITS)
+    if index is None:
+        raise InvalidInputError(f"{what}: direction index {text!r} must be {INDEX_HELP}, at most {MAX_INDEX_DIGITS} digits")
+    return index
 
 
 def parse_shift(text: str) -> tuple[int, float]:
@@ -55,10 +57,9 @@ def parse_shift(text: str) -> tuple[int, float]:
     if not sep:
         raise InvalidInputError(f"{what} must have the form k:v (direction index, colon, value), e.g. 3:-1.5")
     index = parse_direction_index(index_text, what)
-    try:
-        value = float(value_text)
-    except ValueError:
-        raise InvalidInputError(f"{what}: value {value_text!r} is not a number") from None
+    value = ascii_decimal(value_text)
+    if value is None:
+        raise InvalidInputError(f"{what}: value {value_text!r} is not a number; it must be {DECIMAL_HELP}")
     return index, check_shift_value(value, what)
 
 

@@ -23,7 +23,7 @@ from latentct.artifacts.directions import load_scorecard
 from latentct.errors import ArtifactError, InvalidInputError, NotFoundError
 from latentct.hardware import cpu_has_native_bf16
 from latentct.labels.catalog import SetIdentity
-from latentct.rendering.errors import NotReadyError
+from latentct.rendering.errors import NotReadyError, public_detail
 from latentct.rendering.serving_forms import form_name, serving_form
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,8 @@ def _load_sets(model_dir: Path, manifest: dict[str, Any], served: ServedModel) -
         try:
             loaded = load_direction_set(model_dir, set_id, manifest)
         except Exception as exc:  # one broken set must not take the model down; it is reported by name
-            served.broken_sets[set_id] = str(exc)
+            # the public reason names the file and the problem; the path stays in the log
+            served.broken_sets[set_id] = public_detail(str(exc) or type(exc).__name__, model_dir)
             log.warning("model %s: direction set %s not served: %s", served.id, set_id, exc)
             continue
         metrics = [dict(d.get("metrics", {})) for d in loaded.meta.get("directions", [])]
@@ -263,8 +264,10 @@ class ModelRegistry:
             try:
                 served = load_served_model(model_dir, self.device, self.half_precision, self.compile)
             except Exception as exc:  # report the folder by name; the others still load
-                broken[model_dir.name] = str(exc) or type(exc).__name__
-                log.error("model folder %s not served: %s", model_dir.name, broken[model_dir.name])
+                detail = str(exc) or type(exc).__name__
+                log.error("model folder %s not served: %s", model_dir.name, detail)
+                # /api/health and /api/ready are public: the reason without the server's paths (those are logged above)
+                broken[model_dir.name] = public_detail(detail, model_dir, self.models_dir)
                 continue
             models[served.id] = served
             log.info("model %s: %s on %s (%s), sets %s", served.id, served.kind, self.device, served.dtype, sorted(served.sets))
@@ -272,7 +275,9 @@ class ModelRegistry:
             self._models, self._broken, self._loaded = models, broken, True
 
     def mark_broken(self, model_id: str, reason: str) -> None:
-        """Take a model out of service (e.g. its warm-up failed), keeping the reason for /api/health."""
+        """Take a model out of service (e.g. its warm-up failed), keeping the reason (without paths) for /api/health."""
+        log.error("model %s taken out of service: %s", model_id, reason)
+        reason = public_detail(reason, self.models_dir / model_id, self.models_dir)
         with self._lock:
             models = dict(self._models)
             models.pop(model_id, None)

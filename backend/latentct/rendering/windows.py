@@ -9,6 +9,7 @@ import numpy as np
 
 from latentct.data.hu import unit_to_hu, window_to_uint8
 from latentct.errors import InvalidInputError
+from latentct.rendering.numbers import DECIMAL_HELP, ascii_decimal
 
 # (width, level) in HU, as the contract names them
 PRESETS: dict[str, tuple[float, float]] = {"lung": (1500.0, -600.0), "mediastinum": (350.0, 50.0), "bone": (2000.0, 500.0)}
@@ -44,10 +45,11 @@ class Window:
 
 
 def _number(text: str, what: str, original: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise InvalidInputError(f"window {original!r}: {what} {text.strip()!r} is not a number; {WINDOW_HELP}") from None
+    value = ascii_decimal(text)
+    if value is None:
+        raise InvalidInputError(
+            f"window {original!r}: {what} {text.strip()!r} is not a number: it must be {DECIMAL_HELP}; {WINDOW_HELP}"
+        )
     if not math.isfinite(value):
         raise InvalidInputError(f"window {original!r}: {what} must be finite; {WINDOW_HELP}")
     return value + 0.0
