@@ -8,15 +8,21 @@ PORT ?= 8000
 
 .PHONY: run test lint bench demo-models clean
 
-$(BIN)/.installed: pyproject.toml
+# `make run` needs the runtime only; the dev tools (pytest, ruff, mypy, playwright, schemathesis: most of .venv's
+# size) are added by `make test`.
+$(BIN)/.installed-run: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	# torch first, pinned to a range the local CPU wheel satisfies, so pip never pulls a CUDA build
-	$(BIN)/python -m pip install -q "torch>=2.4,<2.14"
+	# torch pinned to a range the local CPU wheel satisfies, so pip never pulls a CUDA build; no bytecode compiling
+	# at install time (torch alone is 20 s of it): Python compiles what it imports on first use
+	$(BIN)/python -m pip install -q --no-compile "torch>=2.4,<2.14" -e .
+	touch $@
+
+$(BIN)/.installed: $(BIN)/.installed-run
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $@
 
-run: $(BIN)/.installed
+run: $(BIN)/.installed-run
 	$(BIN)/latentct serve --host $(HOST) --port $(PORT)
 
 lint: $(BIN)/.installed
