@@ -4,7 +4,10 @@ Measured inside Chromium with performance.now():
   * input -> frame drawn: from dispatching the slider's `input` event to the canvas holding the new frame;
   * input -> next animation frame: until the first requestAnimationFrame callback after the draw (the frame is on
     screen at the paint that follows; target: within one animation frame, ~16.7 ms at 60 Hz);
-  * time to first strip: from focusing a direction's slider to its strips being decoded and drawable.
+  * time to first strip: from focusing a direction's slider to its strips being decoded and drawable;
+  * first touch (6 samples): from the first `pointerdown` + `input` on a slider never touched before (a new
+    direction and new seeds each time) to the first frame drawn for that value, and to every cell drawn; beside the
+    old ordering (strips first, `?debug=eager-strips`) in the same run.
 The naive approach (what a UI without strips does) fetches image.png for every move, decodes it and draws it.
 
 Usage:
@@ -12,6 +15,7 @@ Usage:
   .venv/bin/python bench/bench_browser.py --paper-size         # an untrained DCGAN of the paper's size (128 px)
   .venv/bin/python bench/bench_browser.py --models-dir models  # the shipped models
   .venv/bin/python bench/bench_browser.py --url http://127.0.0.1:8000 --model demo-gan --set sefa
+  .venv/bin/python bench/bench_browser.py --models-dir models --model phantom-dcgan --set sefa --only-first-touch
 """
 
 from __future__ import annotations
@@ -91,6 +95,62 @@ async (direction) => {
 }
 """
 
+# A first touch as a pointer does it: pointerdown (focus) and the first input in one task; time to the first frame
+# drawn on the first cell and to every cell drawn (each cell's first frame after the input shows the new value).
+FIRST_TOUCH_JS = """
+async ([direction, value]) => {
+  const slider = document.getElementById(`explore-slider-${direction}`);
+  const canvases = [...document.querySelectorAll('#explore-grid canvas')];
+  const drawn = new Map();
+  const onFrame = (e) => {
+    if (canvases.includes(e.detail.canvas) && !drawn.has(e.detail.canvas)) drawn.set(e.detail.canvas, e.detail.t);
+  };
+  document.addEventListener('latentct:frame', onFrame);
+  const t0 = performance.now();
+  slider.dispatchEvent(new PointerEvent('pointerdown', { bubbles: true }));
+  slider.focus();
+  slider.value = String(value);
+  slider.dispatchEvent(new Event('input', { bubbles: true }));
+  while (drawn.size < canvases.length && performance.now() - t0 < 30000) await new Promise((r) => setTimeout(r, 1));
+  document.removeEventListener('latentct:frame', onFrame);
+  const first = drawn.get(canvases[0]);
+  return { first: first === undefined ? -1 : first - t0, all: Math.max(...[...drawn.values()].map((t) => t - t0)) };
+}
+"""
+
+FIRST_TOUCH_SAMPLES = 6
+
+
+def first_touches(
+    browser: Any, url: str, model: str, set_id: str, count: int, touches: int, debug: str
+) -> list[dict[str, float]]:
+    """`touches` first touches, each on a fresh page with new seeds and the next direction; `debug` is a URL flag."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    results = []
+    for i in range(touches):
+        seed = 10_000 + 1000 * i + (500 if debug else 0)  # never a seed seen before: no cached image or strip
+        query = f"view=explore&model={model}&set={set_id}&seed={seed}&n={FIRST_TOUCH_SAMPLES}&extent=6{debug}"
+        page.goto(f"{url}/?{query}")
+        page.wait_for_selector("body[data-ready]")
+        page.wait_for_function(
+            "(n) => [...document.querySelectorAll('#explore-grid canvas')]"
+            ".filter((c) => Number(c.dataset.frame) > 0).length === n",
+            arg=FIRST_TOUCH_SAMPLES,
+        )
+        page.wait_for_timeout(300)  # the grid's own requests are over
+        value = [1.5, -1.5, 2.25, -2.25][i % 4]
+        results.append(page.evaluate(FIRST_TOUCH_JS, [i % count, value]))
+    page.close()
+    return results
+
+
+def print_first_touch(new: list[dict[str, float]], old: list[dict[str, float]]) -> None:
+    print(f"first touch, {FIRST_TOUCH_SAMPLES} samples, {len(new)} touches (new direction and seeds each time)")
+    print(f"{'ms, median / p95':<34}{'this app':>26}{'old order (eager strips)':>28}")
+    for name, key in (("input -> first frame drawn", "first"), ("input -> every cell drawn", "all")):
+        print(f"{name:<34}{summary([m[key] for m in new]):>26}{summary([m[key] for m in old]):>28}")
+    print()
+
 
 def make_paper_size_model(models_dir: Path) -> Path:
     """An untrained DCGAN of the paper's size (latent 32, ngf 128, 128 px) with 8 random directions: real costs."""
@@ -149,7 +209,7 @@ def summary(values: list[float]) -> str:
     return f"{statistics.median(ordered):8.2f} / {p95:8.2f}"
 
 
-def run(url: str, model: str, set_id: str, moves: int, directions: int) -> None:
+def run(url: str, model: str, set_id: str, moves: int, directions: int, touches: int, only_first_touch: bool) -> None:
     from playwright.sync_api import sync_playwright
 
     info = httpx.get(f"{url}/api/models/{model}/directions/{set_id}", timeout=30).json()
@@ -158,6 +218,14 @@ def run(url: str, model: str, set_id: str, moves: int, directions: int) -> None:
     grid = [round(-extent + i * 2 * extent / (steps - 1), 4) for i in range(steps)]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        if touches:
+            touch_count = int(info["count"])
+            old = first_touches(browser, url, model, set_id, touch_count, touches, "&debug=eager-strips")
+            new = first_touches(browser, url, model, set_id, touch_count, touches, "")
+            print_first_touch(new, old)
+        if only_first_touch:
+            browser.close()
+            return
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.goto(f"{url}/?view=explore&model={model}&set={set_id}&seed=0&n=1&extent={extent:g}")
         page.wait_for_selector("body[data-ready]")
@@ -200,6 +268,8 @@ def main() -> None:
     parser.add_argument("--set", dest="set_id", default=None, help="direction set id (default: the model's first)")
     parser.add_argument("--moves", type=int, default=60, help="slider moves per approach")
     parser.add_argument("--directions", type=int, default=4, help="directions whose first strip is timed")
+    parser.add_argument("--first-touches", type=int, default=20, help="first touches timed per ordering (0: none)")
+    parser.add_argument("--only-first-touch", action="store_true", help="time first touches only")
     args = parser.parse_args()
     if not Path(CHROMIUM).exists():
         raise SystemExit(f"error: {CHROMIUM} is missing (apt-get install chromium)")
@@ -221,7 +291,7 @@ def main() -> None:
             models = httpx.get(f"{url}/api/models", timeout=30).json()
             model = next((m for m in models if m["id"] == args.model), models[0]) if args.model else models[0]
             set_id = args.set_id or model["direction_sets"][0]["id"]
-            run(url, model["id"], set_id, args.moves, args.directions)
+            run(url, model["id"], set_id, args.moves, args.directions, args.first_touches, args.only_first_touch)
         finally:
             if process is not None:
                 process.terminate()

@@ -43,7 +43,7 @@ import httpx
 import numpy as np
 import torch
 
-from latentct.config import Settings
+from latentct.core.config import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))

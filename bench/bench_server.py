@@ -63,7 +63,7 @@ def naive_app(models_dir: Path, device: str = "cpu"):  # type: ignore[no-untyped
     from PIL import Image
 
     from latentct.artifacts import list_direction_sets, list_model_dirs, load_direction_set, load_model
-    from latentct.data.hu import unit_to_hu, window_to_uint8
+    from latentct.core.hu import unit_to_hu, window_to_uint8
 
     models = {d.name: load_model(d, device=device) for d in list_model_dirs(models_dir)}
     sets = {(m, s): load_direction_set(models_dir / m, s).directions for m in models for s in list_direction_sets(models_dir / m)}

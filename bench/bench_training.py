@@ -20,11 +20,12 @@ from typing import Any
 
 import torch
 
-from latentct.hardware import cpu_has_native_bf16
+from latentct.core.device import resolve_device
+from latentct.core.hardware import cpu_has_native_bf16
 from latentct.training.config import RECIPES, GANConfig, VAEConfig, apply_values
 from latentct.training.gan import GANTrainer
 from latentct.training.run import make_augment
-from latentct.training.runtime import Runtime, resolve_device
+from latentct.training.runtime import Runtime
 from latentct.training.vae import VAETrainer
 
 

@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from latentct.artifacts import load_model
-from latentct.config import Settings
+from latentct.core.config import Settings
 from latentct.data.phantom import generate_dataset
 from latentct.rendering.registry import half_tolerance_hu, load_served_model, use_strict_float32
 from latentct.rendering.serving_forms import serving_form

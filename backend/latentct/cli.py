@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from latentct.errors import LatentCTError
+from latentct.core.errors import LatentCTError
 
 app = typer.Typer(
     name="latentct",
@@ -22,9 +22,9 @@ app = typer.Typer(
 
 
 def _register_commands() -> None:
-    from latentct.commands import data, discover, labels, models, serve, train
+    from latentct.commands import data, discover, labels, models, serve, study, train, volume
 
-    for module in (data, train, models, discover, serve, labels):
+    for module in (data, train, models, discover, serve, labels, volume, study):
         module.register(app)
 
 

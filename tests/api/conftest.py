@@ -20,7 +20,7 @@ import pytest
 import uvicorn
 
 from latentct.api.app import create_app
-from latentct.config import Settings
+from latentct.core.config import Settings
 from tests.factories import make_tiny_model, make_tiny_models_dir
 
 BROKEN_MODEL = "tiny-broken"

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from latentct.artifacts import load_direction_set, load_model
-from latentct.data.hu import unit_to_hu, window_to_uint8
+from latentct.core.hu import unit_to_hu, window_to_uint8
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -8,47 +8,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from latentct.api.fast_image import strict_image_params
 from tests.api.conftest import LiveServer, settings_for
 
 GAN = "/api/models/tiny-gan/image.png"
 
 
-@pytest.mark.parametrize(
-    ("query", "key"),
-    [
-        (b"", {"seed": 0, "set": None, "shift": [], "window": "full", "scale": 1}),
-        (b"seed=12", {"seed": 12, "set": None, "shift": [], "window": "full", "scale": 1}),
-        (b"seed=5&set=sefa&shift=1:-2.5&shift=0:1&window=lung&scale=3",
-         {"seed": 5, "set": "sefa", "shift": [[0, 1.0], [1, -2.5]], "window": "lung", "scale": 3}),
-        (b"window=400%2C40&seed=0007", {"seed": 7, "set": None, "shift": [], "window": "400.0,40.0", "scale": 1}),
-        (b"seed=2147483647&set=random&shift=2:0",
-         {"seed": 2147483647, "set": "random", "shift": [], "window": "full", "scale": 1}),
-    ],
-)
-def test_plain_queries_are_read_as_the_route_reads_them(query: bytes, key: dict) -> None:
-    params = strict_image_params(query)
-    assert params is not None and params.key() == key
-
-
-@pytest.mark.parametrize(
-    "query",
-    [
-        b"seed=1&via=route",  # a parameter the contract does not have (the route ignores it)
-        b"seed=1&seed=2",  # given twice
-        b"seed=-1", b"seed=abc", b"seed=", b"seed=2147483648", b"seed=%201", b"seed=12345678901",
-        b"scale=0", b"scale=9",
-        b"set=", b"set=a/b", b"set=" + b"x" * 65,
-        b"shift=1:2",  # a shift without a set
-        b"set=sefa&shift=1:2&shift=1:3",  # one direction twice
-        b"set=sefa&shift=1", b"set=sefa&shift=1:nan", b"set=sefa&shift=1:31",
-        b"set=sefa&shift=1:" + b"0" * 4100,  # long values are left to the route
-        b"window=foo", b"window=" + b"1" * 65, b"window=0,40",
-        b"seed=1&x", b"seed=\xff",
-    ],
-)
-def test_anything_else_is_left_to_the_route(query: bytes) -> None:
-    assert strict_image_params(query) is None
+# How the fast path reads a query string: tests/rendering/test_query.py.
 
 
 @pytest.fixture(scope="module")

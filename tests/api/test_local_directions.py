@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from latentct.artifacts import load_model
-from latentct.rendering.latents import latent_from_seed
+from latentct.core.latents import latent_from_seed
 
 
 def _pixels(png: bytes) -> np.ndarray:

@@ -76,12 +76,15 @@ def test_web_app_is_served(client) -> None:
     assert "LatentCT" in page.text
 
 
-def test_label_routes_are_wired_to_the_registry(client) -> None:
+def test_label_routes_are_wired_to_the_registry(client, server) -> None:
     """The label router is included and sees app.state.registry / label_store (its own tests live with it)."""
     assert client.get("/api/vocabulary").status_code == 200
-    agreement = client.get("/api/models/tiny-gan/directions/sefa/agreement")
+    assert client.get("/api/models/tiny-gan/directions/sefa/agreement").status_code == 401  # issue 19: token needed
+    _annotator, token = server.app.state.label_store.create_annotator("wiring check")
+    auth = {"Authorization": f"Bearer {token}"}
+    agreement = client.get("/api/models/tiny-gan/directions/sefa/agreement", headers=auth)
     assert agreement.status_code == 200 and len(agreement.json()["directions"]) == 4
-    assert client.get("/api/models/tiny-gan/directions/nope/agreement").status_code == 404
+    assert client.get("/api/models/tiny-gan/directions/nope/agreement", headers=auth).status_code == 404
     assert client.post("/api/labels", json={}).status_code in (401, 422)
 
 
@@ -97,3 +100,33 @@ def test_direction_vectors_are_the_stored_unit_rows(client, models_dir) -> None:
     etag = response.headers["etag"]
     assert client.get("/api/models/tiny-gan/directions/sefa/vectors", headers={"If-None-Match": etag}).status_code == 304
     assert client.get("/api/models/tiny-gan/directions/nope/vectors").status_code == 404
+
+
+def test_direction_set_consensus_is_blinded(client, server) -> None:
+    """Issue 19: consensus only with a token, to admins always and to an annotator for directions they labelled."""
+    store = server.app.state.label_store
+    identity = server.app.state.registry.direction_set_identity("tiny-gan", "sefa")
+    labelled, labelled_token = store.create_annotator("labelled")
+    _fresh, fresh_token = store.create_annotator("fresh")
+    admin, admin_token = store.create_annotator("admin", role="admin")
+    other, _ = store.create_annotator("other")
+    store.add_label(other, identity, 0, "rotation", confidence=4, sign=1)
+    store.add_label(other, identity, 1, "body_size", confidence=4, sign=1)
+    store.add_label(labelled, identity, 0, "rotation", confidence=4, sign=-1)
+
+    def consensus(token: str | None) -> list:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = client.get("/api/models/tiny-gan/directions/sefa", headers=headers)
+        assert response.status_code == 200 and response.headers["vary"] == "Authorization"
+        return [d["consensus"] for d in response.json()["directions"]]
+
+    assert consensus(None) == [None] * 4
+    assert consensus("x" * 43) == [None] * 4  # an unknown token is anonymous here: the route stays public
+    assert consensus(fresh_token) == [None] * 4
+    mine = consensus(labelled_token)
+    assert mine[1:] == [None] * 3
+    assert mine[0]["term"] is None and mine[0]["tie"] == [{"term": "rotation", "sign": -1}, {"term": "rotation", "sign": 1}]
+    assert mine[0]["n_labels"] == 2 and mine[0]["others"]["n_labels"] == 1 and mine[0]["others"]["sign"] == 1
+    seen = consensus(admin_token)
+    assert seen[1]["term"] == "body_size" and seen[1]["sign"] == 1 and seen[2] is None
+    assert admin.is_admin

@@ -21,7 +21,7 @@ from latentct.artifacts import (
     update_manifest,
     validate_id,
 )
-from latentct.errors import ArtifactError, InvalidInputError, NotFoundError
+from latentct.core.errors import ArtifactError, InvalidInputError, NotFoundError
 from latentct.nets import build_component
 
 GAN_ARCH = {"latent_dim": 8, "ngf": 4, "ndf": 4, "image_size": 16}

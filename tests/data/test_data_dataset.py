@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from latentct.core.errors import DatasetError, InvalidInputError
 from latentct.data.dataset import SliceDataset, read_dataset_meta, split_patients, write_dataset
 from latentct.data.phantom import FACTOR_NAMES
-from latentct.errors import DatasetError, InvalidInputError
 
 
 def test_roundtrip_with_the_writer(tmp_path: Path) -> None:

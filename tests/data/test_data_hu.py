@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from latentct.data.hu import HU_RANGE, hu_to_unit, unit_to_hu, window_to_uint8
-from latentct.errors import InvalidInputError
+from latentct.core.errors import InvalidInputError
+from latentct.core.hu import HU_RANGE, hu_to_unit, unit_to_hu, window_to_uint8
 
 
 def test_paper_mapping_and_inverse_numpy() -> None:

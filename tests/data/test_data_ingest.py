@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from latentct.core.errors import DatasetError
+from latentct.core.hu import hu_to_unit
 from latentct.data.dataset import SliceDataset, read_dataset_meta
-from latentct.data.hu import hu_to_unit
 from latentct.data.ingest import import_source
-from latentct.errors import DatasetError
 
 CT_IMAGE = "1.2.840.10008.5.1.4.1.1.2"
 DX_IMAGE = "1.2.840.10008.5.1.4.1.1.1.1"

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from latentct.core.errors import InvalidInputError
 from latentct.data import phantom
 from latentct.data.phantom import FACTOR_NAMES, render_from_factors
-from latentct.errors import InvalidInputError
 
 SIZE = 128
 BASE = {

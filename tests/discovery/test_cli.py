@@ -45,7 +45,7 @@ def model_copy(tiny_models: Path, tmp_path: Path) -> Path:
         (["--method", "voynov", "--direction-model", "proj"], "direction model 'proj' is unknown"),
         (["--method", "sefa", "-k", "40"], "-k 40 does not fit method 'sefa'"),
         (["--method", "random", "--set-id", "../evil"], "is not a valid id"),
-        (["--method", "random", "--device", "tpu"], "device 'tpu' is not one of"),
+        (["--method", "random", "--device", "tpu"], "device 'tpu' must be one of auto, cpu, cuda"),
         (["--method", "sefa", "--preset", "paper"], "--preset paper is a Voynov preset; it does not apply to method 'sefa'"),
         (["--method", "voynov", "--preset", "quick"], "preset 'quick' is unknown; allowed: paper, original"),
         (["--method", "jacobian", "-k", "0"], "-k 0: a set needs at least one direction (K >= 1)"),

@@ -13,6 +13,7 @@ from PIL import Image
 
 from latentct.artifacts import load_direction_set, load_model, save_direction_set
 from latentct.artifacts.directions import evaluation_paths, load_direction_set_evaluation
+from latentct.core.errors import InvalidInputError, NotFoundError
 from latentct.discovery.closed_form import random_orthonormal
 from latentct.discovery.evaluate import (
     EvaluationConfig,
@@ -23,7 +24,6 @@ from latentct.discovery.evaluate import (
     summarise_alignment,
 )
 from latentct.discovery.export import ExportConfig, export_traversals, label_consensus
-from latentct.errors import InvalidInputError, NotFoundError
 from tests.discovery.conftest import PROBE_FACTORS, image_statistics, train_tiny_probe
 
 

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from latentct.artifacts import load_direction_set, load_model
+from latentct.core.errors import InvalidInputError
 from latentct.discovery.closed_form import (
     activation_after_block,
     coordinate_axes,
@@ -32,7 +33,6 @@ from latentct.discovery.voynov import (
     train_step,
     train_voynov,
 )
-from latentct.errors import InvalidInputError
 from latentct.nets import DCGANGenerator, VAEDecoder
 from latentct.nets.directions import build_direction_model
 from latentct.nets.reconstructors import build_reconstructor

@@ -12,13 +12,13 @@ import torch
 from torch import nn
 
 from latentct.artifacts import load_direction_set, load_model
+from latentct.core.errors import InvalidInputError
 from latentct.discovery.closed_form import ClosedFormResult
 from latentct.discovery.discover import PRESETS, DiscoveryRequest, discover
 from latentct.discovery.methods import get_method, method_names
 from latentct.discovery.methods.builtin import rank_by_accuracy
 from latentct.discovery.methods.jacobian import JacobianConfig, jacobian_columns, jacobian_directions, local_directions
 from latentct.discovery.methods.supervised import SupervisedConfig, conditional_directions, supervised_directions
-from latentct.errors import InvalidInputError
 
 
 class LinearImage(nn.Module):

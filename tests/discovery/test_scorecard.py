@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from latentct.core.errors import InvalidInputError
 from latentct.discovery.discover import DiscoveryRequest, discover
 from latentct.discovery.scorecard import (
     MIN_EFFECT_SD,
@@ -23,7 +24,6 @@ from latentct.discovery.scorecard import (
     responses,
     score_factor,
 )
-from latentct.errors import InvalidInputError
 
 
 def test_chance_level_is_the_hypergeometric_probability_of_drawing_one_as_strong() -> None:

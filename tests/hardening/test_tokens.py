@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from latentct.api.app import create_app
-from latentct.config import Settings
+from latentct.core.config import Settings
 from latentct.labels.db import create_label_engine
 from latentct.labels.store import LabelStore, open_label_store
 from latentct.labels.tokens import (

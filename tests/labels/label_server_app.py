@@ -11,13 +11,15 @@ import os
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
+from latentct.api.errors import install_error_handlers
 from latentct.api.routes_labels import router
-from latentct.config import Settings
-from latentct.errors import NotFoundError
-from latentct.labels.catalog import SetIdentity
+from latentct.artifacts.catalog import SetIdentity
+from latentct.core.config import Settings
+from latentct.core.errors import NotFoundError
 from latentct.labels.store import LabelStore, open_label_store
 
 
@@ -43,9 +45,16 @@ class FixedCatalog:
         return cls(SetIdentity(**entry) for entry in json.loads(path.read_text()))
 
 
+def _label_app(**kwargs: Any) -> FastAPI:
+    """The label routes as the real app serves them: under /api, with the app's error handlers giving the statuses."""
+    app = FastAPI(**kwargs)
+    install_error_handlers(app)
+    app.include_router(router, prefix="/api")
+    return app
+
+
 def build_app(store: LabelStore, catalog: FixedCatalog) -> FastAPI:
-    app = FastAPI()
-    app.include_router(router)
+    app = _label_app()
     app.state.label_store = store
     app.state.registry = catalog
     return app
@@ -61,7 +70,6 @@ def create_app() -> FastAPI:
         yield
         store.close()
 
-    app = FastAPI(lifespan=lifespan)
-    app.include_router(router)
+    app = _label_app(lifespan=lifespan)
     app.state.registry = catalog
     return app

@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import uvicorn
+from alembic.script import ScriptDirectory
 from fastapi import FastAPI
+from sqlalchemy import Engine
 
-from latentct.labels.catalog import SetIdentity
-from latentct.labels.db import create_label_engine
+from latentct.artifacts.catalog import SetIdentity
+from latentct.labels.db import alembic_config, create_label_engine
 from latentct.labels.store import LabelStore
 from latentct.labels.vocabulary import load_vocabulary
 
@@ -28,6 +30,12 @@ def make_store(database_url: str, admin_token: str | None = ADMIN_TOKEN) -> Labe
     store = LabelStore(create_label_engine(database_url), load_vocabulary(), admin_token=admin_token)
     store.initialize()
     return store
+
+
+def revisions_up_to(engine: Engine, head: str | None) -> list[str]:
+    """The revision ids from `head` down to the first migration (other engineers may add revisions above ours)."""
+    scripts = ScriptDirectory.from_config(alembic_config(engine))
+    return [script.revision for script in scripts.walk_revisions("base", head or "heads")]
 
 
 def free_port() -> int:

@@ -12,6 +12,7 @@ from label_test_support import IDENTITY, make_store
 from typer.testing import CliRunner
 
 from latentct.commands import labels as label_commands
+from latentct.labels.db import create_label_engine, head_revision
 from latentct.labels.store import hash_token
 
 
@@ -69,7 +70,8 @@ def test_db_upgrade_and_errors_are_one_line(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db' / 'labels.sqlite3'}"
     command = [sys.executable, "-m", "latentct.cli", "db", "upgrade", "--database-url", url]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0 and "0002_label_idempotency_keys" in done.stdout, done.stderr
+    head = head_revision(create_label_engine(url))
+    assert done.returncode == 0 and f"label database at revision {head}" in done.stdout, done.stderr
     down = [
         sys.executable,
         "-m",

@@ -17,9 +17,16 @@ from label_test_support import IDENTITY, OTHER, make_store, serve_in_thread
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from latentct.errors import InvalidInputError
-from latentct.labels.db import alembic_config, create_label_engine, current_revision, upgrade_database
-from latentct.labels.store import IdempotencyConflictError, LabelStore
+from latentct.core.errors import InvalidInputError
+from latentct.labels.db import (
+    alembic_config,
+    create_label_engine,
+    current_revision,
+    head_revision,
+    upgrade_database,
+)
+from latentct.labels.errors import IdempotencyConflictError
+from latentct.labels.store import LabelStore
 
 LABEL: dict[str, Any] = {"direction_index": 2, "term": "rotation", "confidence": 4, "polarity": "clockwise"}
 BODY = {"model": "gan_demo", "set": "sefa", "direction": 2, "term": "rotation", "confidence": 4, "polarity": "clockwise"}
@@ -151,12 +158,12 @@ def test_the_migration_keeps_existing_labels_and_their_append_only_triggers(data
                 "(1, CURRENT_TIMESTAMP, 'm', 'c', 's', 'c', 0, 'rotation', 'from 0001', 3, '', false)"
             )
         )
-    assert upgrade_database(engine) == current_revision(engine) == "0002_label_idempotency_keys"
+    assert upgrade_database(engine) == current_revision(engine) == head_revision(engine)
     with engine.connect() as connection:
         assert connection.execute(text("SELECT text FROM labels")).scalars().all() == ["from 0001"]
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as connection:
         connection.execute(text("UPDATE labels SET term = 'artefact'"))
-    with engine.begin() as connection:  # and back: the downgrade drops only the new table
+    with engine.begin() as connection:  # and back: the downgrades drop only the new tables and columns
         config.attributes["connection"] = connection
         command.downgrade(config, "0001_initial")
     with engine.connect() as connection:

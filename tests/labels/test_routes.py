@@ -13,7 +13,7 @@ import pytest
 from label_server_app import FixedCatalog, build_app
 from label_test_support import ADMIN_TOKEN, IDENTITY, OTHER, make_store, serve_in_thread
 
-from latentct.config import Settings
+from latentct.core.config import Settings
 from latentct.labels.store import LabelStore, open_label_store
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -161,15 +161,19 @@ def test_agreement_endpoint(server: tuple[httpx.Client, LabelStore]) -> None:
     ):
         client.post("/api/labels", json={**GOOD_LABEL, "direction": 0, "term": term0}, headers=headers)
         client.post("/api/labels", json={**GOOD_LABEL, "direction": 1, "term": term1}, headers=headers)
-    body = client.get("/api/models/gan_demo/directions/sefa/agreement").json()
+    # issue 19: a token is required (admins see every direction)
+    assert client.get("/api/models/gan_demo/directions/sefa/agreement").status_code == 401
+    body = client.get("/api/models/gan_demo/directions/sefa/agreement", headers=ADMIN).json()
     assert len(body["directions"]) == IDENTITY.count
-    assert body["directions"][0] == {"index": 0, "n_labels": 3, "consensus_term": "rotation", "share": 1.0}
+    first = {key: body["directions"][0][key] for key in ("index", "n_labels", "consensus_term", "share")}
+    assert first == {"index": 0, "n_labels": 3, "consensus_term": "rotation", "share": 1.0}
     assert body["directions"][1]["consensus_term"] == "body_size"
     assert body["directions"][1]["share"] == pytest.approx(2 / 3)
-    assert body["directions"][2] == {"index": 2, "n_labels": 0, "consensus_term": None, "share": None}
+    third = {key: body["directions"][2][key] for key in ("index", "n_labels", "consensus_term", "share")}
+    assert third == {"index": 2, "n_labels": 0, "consensus_term": None, "share": None}
     assert -1.0 <= body["fleiss_kappa"] <= 1.0 and -1.0 <= body["krippendorff_alpha"] <= 1.0
-    assert client.get("/api/models/nope/directions/sefa/agreement").status_code == 404
-    assert client.get("/api/models/gan_demo/directions/nope/agreement").status_code == 404
+    assert client.get("/api/models/nope/directions/sefa/agreement", headers=ADMIN).status_code == 404
+    assert client.get("/api/models/gan_demo/directions/nope/agreement", headers=ADMIN).status_code == 404
 
 
 def test_export_csv_and_json(server: tuple[httpx.Client, LabelStore]) -> None:

@@ -272,7 +272,7 @@ def test_two_servers_sharing_postgresql_see_each_others_labels(
     ]
 
     assert second.post("/api/labels", json={**LABEL, "term": "heart_size"}, headers=token).status_code == 201
-    agreement = first.get("/api/models/tiny-gan/directions/sefa/agreement").json()
+    agreement = first.get("/api/models/tiny-gan/directions/sefa/agreement", headers=token).json()
     assert (
         agreement["directions"][0]["consensus_term"] == "heart_size"
     )  # the latest event, written via the second

@@ -7,12 +7,12 @@ import sys
 from datetime import timezone
 
 import pytest
-from label_test_support import ADMIN_TOKEN, IDENTITY, OTHER, RETRAINED, make_store
+from label_test_support import ADMIN_TOKEN, IDENTITY, OTHER, RETRAINED, make_store, revisions_up_to
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from latentct.config import Settings
-from latentct.errors import InvalidInputError, NotFoundError
+from latentct.core.config import Settings
+from latentct.core.errors import InvalidInputError, NotFoundError
 from latentct.labels.db import create_label_engine, current_revision, head_revision, upgrade_database
 from latentct.labels.errors import LabelStoreUnavailableError
 from latentct.labels.store import LabelQuery, LabelStore, consensus_for_set, hash_token, open_label_store
@@ -20,7 +20,8 @@ from latentct.labels.store import LabelQuery, LabelStore, consensus_for_set, has
 
 def test_migrations_are_idempotent_and_reach_head(store: LabelStore) -> None:
     head = head_revision(store.engine)
-    assert head == current_revision(store.engine) == "0002_label_idempotency_keys"
+    assert head == current_revision(store.engine)
+    assert "0003_label_sign_context" in revisions_up_to(store.engine, head)
     assert upgrade_database(store.engine) == head  # second run: nothing to do
     with store.engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
@@ -39,7 +40,8 @@ def test_two_processes_migrating_a_fresh_database_at_once_both_succeed(database_
     ]
     results = [process.communicate(timeout=60) for process in processes]
     assert [process.returncode for process in processes] == [0, 0], results
-    assert all(out.decode().strip() == "0002_label_idempotency_keys" for out, _err in results)
+    head = head_revision(create_label_engine(database_url))
+    assert all(out.decode().strip() == head for out, _err in results)
     engine = create_label_engine(database_url)
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
@@ -94,7 +96,7 @@ def test_labels_are_events_and_the_latest_is_current(store: LabelStore) -> None:
     assert len(store.list_labels(LabelQuery(model_id="vae_demo"))) == 1
     assert len(store.list_labels(LabelQuery(current_only=True))) == 3
     assert len(store.list_labels(LabelQuery(limit=2, offset=3))) == 1
-    assert consensus_for_set(store, IDENTITY) == {2: {"term": "body_size", "share": 1.0, "n_labels": 2}}
+    assert consensus_for_set(store, IDENTITY) == {2: {"term": "body_size", "sign": None, "share": 1.0, "n_labels": 2}}
 
 
 def test_a_retrained_set_does_not_inherit_labels(store: LabelStore) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from latentct.errors import InvalidInputError, NotFoundError
-from latentct.labels.vocabulary import load_vocabulary
+from latentct.core.errors import InvalidInputError, NotFoundError
+from latentct.labels.vocabulary import load_vocabulary, parse_vocabulary
 
 DEFAULT_IDS = (
     "rotation",
@@ -64,3 +64,12 @@ def test_bad_vocabulary_files_are_refused_with_the_reason(tmp_path: Path, conten
         load_vocabulary(path)
     with pytest.raises(InvalidInputError, match="cannot read"):
         load_vocabulary(tmp_path / "missing.json")
+
+
+def test_positive_senses_are_optional_one_line_texts() -> None:
+    document = '{"terms": [{"id": "size", "name": "Size", "positive": " larger "}, {"id": "blur", "name": "Blur"}]}'
+    terms = parse_vocabulary(document, source="test").terms
+    assert [(term.positive, term.has_sense) for term in terms] == [("larger", True), (None, False)]
+    for bad in ('""', "3", '"two\\nlines"', '"' + "x" * 201 + '"'):
+        with pytest.raises(InvalidInputError, match="positive must be null or a one-line text"):
+            parse_vocabulary(f'{{"terms": [{{"id": "size", "name": "Size", "positive": {bad}}}]}}', source="test")

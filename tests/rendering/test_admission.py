@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from latentct.errors import InvalidInputError, OverloadedError
+from latentct.core.errors import InvalidInputError, OverloadedError
 from latentct.rendering.admission import CHEAP_PIXELS, MPX, RenderAdmission
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from latentct.errors import InvalidInputError, NotFoundError, OverloadedError
-from latentct.labels.catalog import SetIdentity
+from latentct.artifacts.catalog import SetIdentity
+from latentct.core.errors import InvalidInputError, NotFoundError, OverloadedError
 from latentct.rendering.engine import InferenceEngine
 from latentct.rendering.errors import NotReadyError
 from latentct.rendering.registry import ModelRegistry, ServedModel, load_served_model

@@ -13,13 +13,13 @@ import torch
 from PIL import Image
 
 from latentct.api.caching import RENDER_VERSION
-from latentct.errors import InvalidInputError, NotFoundError
+from latentct.core.errors import InvalidInputError, NotFoundError
+from latentct.core.latents import latent_from_seed
 from latentct.rendering.encoding import forth_and_back, gif_bytes, multipart_chunks, png_bytes, strip, upscale
 from latentct.rendering.latents import (
     apply_shifts,
     check_direction_index,
     collect_shifts,
-    latent_from_seed,
     latent_from_values,
     parse_shift,
     shifts_from_mapping,

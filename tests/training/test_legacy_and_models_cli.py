@@ -14,7 +14,7 @@ from torch import nn
 from latentct.artifacts import load_model
 from latentct.artifacts.checkpoints import TrainingState, load_training_state, save_training_state
 from latentct.artifacts.legacy import import_legacy
-from latentct.errors import ArtifactError, InvalidInputError
+from latentct.core.errors import ArtifactError, InvalidInputError
 from latentct.nets import DCGANDiscriminator, DCGANGenerator, VAEDecoder, VAEEncoder
 from tests.factories import make_tiny_models_dir
 from tests.training.conftest import run_cli

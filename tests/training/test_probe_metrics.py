@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from latentct.artifacts.probe import load_probe, save_probe
-from latentct.errors import ArtifactError, InvalidInputError
-from latentct.metrics import factor_distribution_distance, frechet_distance
+from latentct.core.errors import ArtifactError, InvalidInputError
+from latentct.core.metrics import factor_distribution_distance, frechet_distance
 from latentct.nets.probe import PhantomProbe
 from latentct.training.probe import ProbeConfig, fit_probe, r2_scores
 

@@ -11,8 +11,8 @@ import torch
 
 from latentct.artifacts import load_model
 from latentct.artifacts.checkpoints import load_training_state
-from latentct.errors import InvalidInputError
-from latentct.hardware import cpu_has_native_bf16
+from latentct.core.errors import InvalidInputError
+from latentct.core.hardware import cpu_has_native_bf16
 from latentct.nets import DCGANDiscriminator, DCGANGenerator
 from latentct.training.augment import random_affine
 from latentct.training.config import RECIPES, build_config

@@ -13,7 +13,7 @@ import torch
 
 from latentct.artifacts import load_model
 from latentct.artifacts.checkpoints import load_training_state
-from latentct.errors import ArtifactError, DatasetError, InvalidInputError
+from latentct.core.errors import ArtifactError, DatasetError, InvalidInputError
 from latentct.training.data import batches_per_epoch, open_split
 from latentct.training.run import run_training
 from tests.training.conftest import run_cli, tiny_options

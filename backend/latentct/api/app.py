@@ -2,7 +2,7 @@
 
 app.state after startup:
 - settings: Settings            the configuration the app was built with
-- registry: ModelRegistry       served models (latentct.labels.catalog.DirectionCatalog for the label routes)
+- registry: ModelRegistry       served models (latentct.artifacts.catalog.DirectionCatalog for the label routes)
 - engine: InferenceEngine       the one worker per device that runs every forward pass
 - admission: RenderAdmission    the render budget (output pixels in flight, forward pass + encoding) and its encode lanes
 - label_store: LabelStore       clinicians' labels (SQLite by default)
@@ -34,6 +34,8 @@ from latentct.api import (
     routes_live,
     routes_local,
     routes_models,
+    routes_studies,
+    routes_volumes,
 )
 from latentct.api.caching import ResponseCache
 from latentct.api.errors import install_error_handlers
@@ -41,13 +43,14 @@ from latentct.api.fast_image import ImageFastPath
 from latentct.api.frontend import mount_frontend
 from latentct.api.limits import BodyLimitMiddleware
 from latentct.api.security_headers import SecurityHeadersMiddleware
-from latentct.config import Settings
+from latentct.core.config import Settings
+from latentct.core.device import resolve_device
 from latentct.labels import open_label_store
 from latentct.labels.tokens import check_admin_token
 from latentct.rendering.admission import MPX, RenderAdmission
 from latentct.rendering.cpu_threads import resolve_engine_threads, resolve_torch_threads
 from latentct.rendering.engine import InferenceEngine, configure_torch_threads
-from latentct.rendering.registry import ModelRegistry, ServedModel, resolve_device
+from latentct.rendering.registry import ModelRegistry, ServedModel
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +92,7 @@ async def load_and_warm(registry: ModelRegistry, engine: InferenceEngine) -> Non
                     registry.mark_broken(model.id, f"warm-up failed: {exc}")
                     continue
                 log.warning("model %s: torch.compile failed (%s); serving it eagerly", model.id, exc)
-                model.forward, model.compiled = None, False
+                model.fall_back_to_eager()
                 await engine.call(lambda m=model: _warm_up(m, engine.max_batch))  # type: ignore[misc]
     except Exception:
         log.exception("loading the models failed; serving what loaded")
@@ -140,7 +143,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def _api_router() -> APIRouter:
     api = APIRouter(prefix="/api")
-    for module in (routes_health, routes_models, routes_images, routes_live, routes_encode, routes_local):
+    for module in (routes_health, routes_models, routes_images, routes_live, routes_encode, routes_local, routes_labels,
+                   routes_volumes, routes_studies):
         api.include_router(module.router)
     return api
 
@@ -172,7 +176,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     docs_paths = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
     app.add_middleware(SecurityHeadersMiddleware, csp_exempt_paths=docs_paths)
     app.include_router(_api_router())
-    app.include_router(routes_labels.router)  # the label endpoints; its router carries the /api prefix itself
     mount_frontend(app, settings.frontend_dir)
     app.openapi = lambda: _openapi_schema(app)  # type: ignore[method-assign]
     return app

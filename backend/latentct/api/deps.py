@@ -1,4 +1,5 @@
-"""Dependencies: what the lifespan put in app.state, the served model of a path, and the common image parameters.
+"""Dependencies: what the lifespan put in app.state, the served model of a path, the common image parameters, and the
+annotator behind a label request's bearer token.
 
 Every dependency is `async def` although none awaits: FastAPI runs plain `def` dependencies in its thread pool, a
 thread hop per dependency per request for what is a dictionary lookup.
@@ -6,30 +7,26 @@ thread hop per dependency per request for what is a dictionary lookup.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-import torch
 from fastapi import Depends, Path, Query
 from fastapi.requests import HTTPConnection
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from latentct.api.caching import ResponseCache
-from latentct.config import Settings
-from latentct.errors import InvalidInputError
+from latentct.artifacts.catalog import DirectionCatalog
+from latentct.core.config import Settings
+from latentct.core.latents import MAX_SEED
+from latentct.labels.errors import AuthenticationError, LabelStoreUnavailableError, PermissionDeniedError
+from latentct.labels.store import Annotator, LabelStore
 from latentct.rendering.admission import RenderAdmission
 from latentct.rendering.encoding import MAX_SCALE
 from latentct.rendering.engine import InferenceEngine
-from latentct.rendering.latents import (
-    MAX_SEED,
-    MAX_SHIFT,
-    apply_shifts,
-    check_direction_index,
-    collect_shifts,
-    latent_from_seed,
-    parse_shift,
-)
+from latentct.rendering.errors import NotReadyError
+from latentct.rendering.latents import MAX_SHIFT
+from latentct.rendering.query import ImageQuery, query_from_params
 from latentct.rendering.registry import ModelRegistry, ServedDirectionSet, ServedModel
-from latentct.rendering.windows import WINDOW_HELP, Window, parse_window
+from latentct.rendering.windows import WINDOW_HELP
 
 
 def registry_of(connection: HTTPConnection) -> ModelRegistry:
@@ -85,32 +82,6 @@ async def served_model(model: ModelId, registry: RegistryDep) -> ServedModel:
 ModelDep = Annotated[ServedModel, Depends(served_model)]
 
 
-@dataclass(frozen=True)
-class ImageParams:
-    """The common query of the image endpoints, parsed but not yet resolved against a model."""
-
-    seed: int
-    set_id: str | None
-    shifts: dict[int, float] = field(default_factory=dict)
-    window: Window = field(default_factory=lambda: Window("full"))
-    scale: int = 1
-
-    def key(self) -> dict[str, Any]:
-        """Normalised form for ETags: equal queries (e.g. '0:1' and '0:1.0', shifts in any order) give equal keys."""
-        return {
-            "seed": self.seed,
-            "set": self.set_id,
-            "shift": [[k, v] for k, v in sorted(self.shifts.items()) if v != 0.0],
-            "window": self.window.key,
-            "scale": self.scale,
-        }
-
-
-def check_shifts_have_set(shifts: dict[int, float], set_id: str | None) -> None:
-    if shifts and set_id is None:
-        raise InvalidInputError("`set` is required when shifts are given: shifts are indices into a direction set")
-
-
 async def image_params(
     seed: Annotated[int, Query(ge=0, le=MAX_SEED, description=f"0..{MAX_SEED}; z = torch.randn(latent_dim, seeded)")] = 0,
     set_id: Annotated[
@@ -125,34 +96,12 @@ async def image_params(
     ] = None,
     window: Annotated[str, Query(max_length=64, description=WINDOW_HELP)] = "full",
     scale: Annotated[int, Query(ge=1, le=MAX_SCALE, description=f"nearest-neighbour upscaling, 1..{MAX_SCALE}")] = 1,
-) -> ImageParams:
-    shifts = collect_shifts(parse_shift(text) for text in shift or [])
-    check_shifts_have_set(shifts, set_id)
-    return ImageParams(seed=seed, set_id=set_id, shifts=shifts, window=parse_window(window), scale=scale)
+) -> ImageQuery:
+    """The image query of the routes, read by rendering/query.py as the fast path and the live socket read theirs."""
+    return query_from_params(seed, set_id, shift or (), window, scale)
 
 
-ImageParamsDep = Annotated[ImageParams, Depends(image_params)]
-
-
-def resolve_set(model: ServedModel, set_id: str | None, shifts: dict[int, float]) -> ServedDirectionSet | None:
-    """The direction set a request names (None if none), with every shifted index checked against it."""
-    if set_id is None:
-        check_shifts_have_set(shifts, set_id)
-        return None
-    direction_set = model.direction_set(set_id)
-    for index in shifts:
-        check_direction_index(index, direction_set.count, direction_set.id)
-    return direction_set
-
-
-def shifted_latent(
-    model: ServedModel, seed: int, direction_set: ServedDirectionSet | None, shifts: dict[int, float]
-) -> torch.Tensor:
-    """z from the seed plus the shifts: (latent_dim,) float32 CPU."""
-    latent = latent_from_seed(seed, model.latent_dim)
-    if direction_set is None or not shifts:
-        return latent
-    return apply_shifts(latent, direction_set.directions, shifts)
+ImageParamsDep = Annotated[ImageQuery, Depends(image_params)]
 
 
 def etag_parts(
@@ -166,3 +115,80 @@ def etag_parts(
         "backend": model.backend_key,
         "query": query,
     }
+
+
+# labels --------------------------------------------------------------------------------------------------------------
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,  # a missing token is our AuthenticationError (401 with the contract's body), not FastAPI's 403
+    description="Annotator token: `Authorization: Bearer <token>`; the first admin token is LATENTCT_ADMIN_TOKEN.",
+)
+
+
+async def get_optional_label_store(connection: HTTPConnection) -> LabelStore | None:
+    """The label store, or None for routes that serve without it (model cards leave consensus null)."""
+    store: LabelStore | None = getattr(connection.app.state, "label_store", None)
+    return store
+
+
+async def get_label_store(store: Annotated[LabelStore | None, Depends(get_optional_label_store)]) -> LabelStore:
+    if store is None:
+        raise LabelStoreUnavailableError("label store is not configured", retry_after_s=5)
+    return store
+
+
+async def get_catalog(connection: HTTPConnection) -> DirectionCatalog:
+    """The served models' direction sets as labels name them (the registry; the label tests hand in their own)."""
+    catalog: DirectionCatalog | None = getattr(connection.app.state, "registry", None)
+    if catalog is None:
+        raise NotReadyError("model registry is not loaded", retry_after_s=5)
+    return catalog
+
+
+OptionalLabelStoreDep = Annotated[LabelStore | None, Depends(get_optional_label_store)]
+LabelStoreDep = Annotated[LabelStore, Depends(get_label_store)]
+CatalogDep = Annotated[DirectionCatalog, Depends(get_catalog)]
+
+
+def current_annotator(
+    store: LabelStoreDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+) -> Annotator:
+    """The annotator behind the bearer token, else AuthenticationError.
+
+    A plain `def`, unlike the dependencies above: the token lookup queries the database, which must not block the
+    event loop, so FastAPI runs it in its thread pool.
+    """
+    if credentials is None:
+        raise AuthenticationError("missing bearer token", token_given=False)
+    annotator = store.authenticate(credentials.credentials)
+    if annotator is None:
+        raise AuthenticationError("unknown or revoked token", token_given=True)
+    return annotator
+
+
+def optional_annotator(
+    store: Annotated[LabelStore | None, Depends(get_optional_label_store)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Annotator | None:
+    """The annotator behind a bearer token on a public route, else None (anonymous: blinded answers).
+
+    A public route stays 200 for anyone: an unknown or revoked token, or a label store that cannot be read, is
+    answered as if no token came (consensus null), not 401/503. Thread pool, like `current_annotator`.
+    """
+    if store is None or credentials is None:
+        return None
+    try:
+        return store.authenticate(credentials.credentials)
+    except LabelStoreUnavailableError:
+        return None
+
+
+async def admin_annotator(annotator: Annotated[Annotator, Depends(current_annotator)]) -> Annotator:
+    if not annotator.is_admin:
+        raise PermissionDeniedError(f"annotator {annotator.id} has role {annotator.role!r}; this needs 'admin'")
+    return annotator
+
+
+AnnotatorDep = Annotated[Annotator, Depends(current_annotator)]
+OptionalAnnotatorDep = Annotated[Annotator | None, Depends(optional_annotator)]
+AdminDep = Annotated[Annotator, Depends(admin_annotator)]

@@ -1,9 +1,10 @@
 """The only place domain errors become HTTP statuses; every error body is JSON `{"detail": ...}`.
 
 InvalidInputError 422 (uploads: empty/corrupt 400, too large 413, unsupported 415), NotFoundError 404,
-OverloadedError / NotReadyError / LabelStoreUnavailableError 503 with Retry-After, AuthenticationError 401,
-PermissionDeniedError 403, ArtifactError 503 (files changed under a running server). Request validation failures are
-422 with a message naming the parameter. The catch-all 500 exists for bugs only: no input is meant to reach it.
+OverloadedError / NotReadyError / LabelStoreUnavailableError 503 with Retry-After, AuthenticationError 401 with
+WWW-Authenticate, PermissionDeniedError 403, ConflictError 409, ArtifactError 503 (files changed under a running
+server). Request validation failures are 422 with a message naming the parameter. The catch-all 500 exists for bugs
+only: no input is meant to reach it.
 """
 
 from __future__ import annotations
@@ -17,8 +18,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from latentct.errors import ArtifactError, InvalidInputError, LatentCTError, NotFoundError, OverloadedError
-from latentct.labels.errors import AuthenticationError, LabelStoreUnavailableError, PermissionDeniedError
+from latentct.core.errors import ArtifactError, InvalidInputError, LatentCTError, NotFoundError, OverloadedError
+from latentct.labels.errors import (
+    AuthenticationError,
+    ConflictError,
+    LabelStoreUnavailableError,
+    PermissionDeniedError,
+)
 from latentct.rendering.errors import (
     CorruptUploadError,
     EmptyUploadError,
@@ -53,6 +59,11 @@ def error_response(status: int, detail: Any, headers: dict[str, str] | None = No
 
 def retry_after(seconds: float) -> dict[str, str]:
     return {"Retry-After": str(max(1, math.ceil(seconds)))}
+
+
+def _bearer_challenge(exc: AuthenticationError) -> str:
+    """RFC 6750 section 3: a bare challenge when no token came, `invalid_token` when the one sent was refused."""
+    return 'Bearer error="invalid_token"' if exc.token_given else "Bearer"
 
 
 def _where(loc: Sequence[Any]) -> str:
@@ -118,9 +129,11 @@ def domain_error_response(exc: Exception) -> JSONResponse:
     if isinstance(exc, (OverloadedError, NotReadyError, LabelStoreUnavailableError)):
         return error_response(503, str(exc), retry_after(exc.retry_after_s))
     if isinstance(exc, AuthenticationError):
-        return error_response(401, str(exc), {"WWW-Authenticate": "Bearer"})
+        return error_response(401, str(exc), {"WWW-Authenticate": _bearer_challenge(exc)})
     if isinstance(exc, PermissionDeniedError):
         return error_response(403, str(exc))
+    if isinstance(exc, ConflictError):
+        return error_response(409, str(exc))
     if isinstance(exc, UploadTooLargeError):
         return error_response(413, str(exc))
     if isinstance(exc, UnsupportedUploadError):

@@ -47,7 +47,7 @@ CLOSE_INVALID_TEXT = 1007  # RFC 6455: data inconsistent with the message type (
 @functools.cache
 def configured_max_header_bytes() -> int:
     """The worker's LATENTCT_MAX_HEADER_BYTES (settings are read once per process)."""
-    from latentct.config import Settings
+    from latentct.core.config import Settings
 
     return Settings().max_header_bytes
 

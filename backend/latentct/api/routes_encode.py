@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from latentct.api.deps import EngineDep, ModelDep, SettingsDep
 from latentct.api.schemas import EncodeResponse
-from latentct.errors import OverloadedError
+from latentct.core.errors import OverloadedError
 from latentct.rendering.errors import UploadTooLargeError
 from latentct.rendering.inversion import OPT_STEPS, encode_slice, prepare_slice
 from latentct.rendering.uploads import read_upload_hu

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import torch
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from latentct.api.deps import AdmissionDep, CacheDep, EngineDep, RegistryDep
+from latentct.api.deps import AdmissionDep, CacheDep, EngineDep, OptionalLabelStoreDep, RegistryDep
 from latentct.api.errors import error_response, retry_after
 from latentct.api.schemas import Health
 from latentct.rendering.errors import public_detail
@@ -37,11 +37,10 @@ async def health(registry: RegistryDep, engine: EngineDep, cache: CacheDep, admi
     summary="readiness: 200 once every model is loaded and warm, else 503",
     responses={503: {"description": "still loading or warming up (Retry-After)"}},
 )
-async def ready(registry: RegistryDep, request: Request) -> JSONResponse:
+async def ready(registry: RegistryDep, store: OptionalLabelStoreDep) -> JSONResponse:
     if not registry.ready:
         return error_response(503, "loading and warming up the models", retry_after(1))
     models = [m.id for m in registry.models()]
     # A label database outage does not take the replica out of rotation (images still serve), but it is named here.
-    store = getattr(request.app.state, "label_store", None)
     labels = public_detail(store.status) if store is not None else "not configured"  # a driver error may name a path
     return JSONResponse({"status": "ready", "models": models, "broken": registry.broken, "labels": labels})

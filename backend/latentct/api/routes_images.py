@@ -1,9 +1,10 @@
 """Image endpoints: one image, traversal strips, GIFs and multipart streams, and rendering a posted latent.
 
-Each handler validates its query, builds latents on the CPU, takes a ticket of the render budget for what it will
-produce (frames x output pixels; rendering/admission.py: 503 at once when it does not fit, cheap images need none),
-awaits the inference engine, then windows and encodes: cheap outputs inline, larger ones on the budget's own encode
-lanes, so the event loop stays free and a flood of big requests holds neither the default thread pool nor memory.
+Each handler takes its query as rendering/query.py read it, answers If-None-Match and the response cache by ETag, and
+leaves the rest to rendering/pipeline.py: latents on the CPU, a ticket of the render budget for what it will produce
+(frames x output pixels; 503 at once when it does not fit, cheap images need none), the inference engine, the window,
+then the encoding: cheap outputs inline, larger ones on the budget's own encode lanes, so the event loop stays free
+and a flood of big requests holds neither the default thread pool nor memory.
 """
 
 from __future__ import annotations
@@ -11,11 +12,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 import numpy as np
-import torch
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -25,15 +24,12 @@ from latentct.api.deps import (
     AdmissionDep,
     CacheDep,
     EngineDep,
-    ImageParams,
     ImageParamsDep,
     ModelDep,
     etag_parts,
-    resolve_set,
-    shifted_latent,
 )
 from latentct.api.schemas import RenderRequest
-from latentct.errors import InvalidInputError
+from latentct.core.errors import InvalidInputError
 from latentct.rendering.admission import RenderAdmission, Ticket
 from latentct.rendering.encoding import (
     MULTIPART_CONTENT_TYPE,
@@ -45,17 +41,20 @@ from latentct.rendering.encoding import (
     upscale,
 )
 from latentct.rendering.engine import InferenceEngine
-from latentct.rendering.latents import (
-    MAX_SHIFT,
-    apply_shifts,
-    check_direction_index,
-    latent_from_values,
-    shifts_from_mapping,
-    traversal_latents,
-    traversal_values,
+from latentct.rendering.latents import MAX_SHIFT, apply_shifts, latent_from_values, shifts_from_mapping
+from latentct.rendering.pipeline import (
+    build_traversal,
+    frame_pixels,
+    render_encoded,
+    render_grey,
+    render_image,
+    render_png,
+    resolve_set,
+    shifted_latent,
 )
-from latentct.rendering.registry import ServedDirectionSet, ServedModel
-from latentct.rendering.windows import Window, parse_window, unit_to_grey
+from latentct.rendering.query import ImageQuery, TraversalQuery, traversal_query
+from latentct.rendering.registry import ServedModel
+from latentct.rendering.windows import parse_window
 
 router = APIRouter(tags=["images"])
 
@@ -76,16 +75,6 @@ STREAM_RESPONSE = {
 }
 
 
-@dataclass(frozen=True)
-class TraversalParams:
-    direction: int
-    extent: float
-    steps: int
-
-    def key(self) -> dict[str, Any]:
-        return {"direction": self.direction, "extent": self.extent, "steps": self.steps}
-
-
 async def traversal_params(
     direction: Annotated[int, Query(ge=0, le=999_999, description="index of the direction to traverse (needs `set`)")],
     extent: Annotated[
@@ -93,81 +82,17 @@ async def traversal_params(
         Query(gt=0, le=MAX_SHIFT, allow_inf_nan=False, description=f"frames from -extent to +extent; 0 < e <= {MAX_SHIFT:g}"),
     ] = 6.0,
     steps: Annotated[int, Query(ge=2, le=MAX_STEPS, description=f"number of frames, 2..{MAX_STEPS}")] = 9,
-) -> TraversalParams:
-    return TraversalParams(direction=direction, extent=extent + 0.0, steps=steps)
+) -> TraversalQuery:
+    return traversal_query(direction, extent, steps)
 
 
-TraversalDep = Annotated[TraversalParams, Depends(traversal_params)]
+TraversalDep = Annotated[TraversalQuery, Depends(traversal_params)]
 FpsQuery = Annotated[float, Query(ge=1, le=MAX_FPS, allow_inf_nan=False, description=f"frames per second, 1..{MAX_FPS:g}")]
 
 
-@dataclass(frozen=True)
-class Traversal:
-    latents: torch.Tensor  # (steps, latent_dim)
-    values: list[float]
-    direction_set: ServedDirectionSet
-
-    @property
-    def header(self) -> dict[str, str]:
-        return {"X-Shift-Values": ",".join(f"{v:.6g}" for v in self.values)}
-
-
-def build_traversal(model: ServedModel, params: ImageParams, traversal: TraversalParams) -> Traversal:
-    if params.set_id is None:
-        raise InvalidInputError("`set` is required with `direction`: a traversal follows a direction of a set")
-    direction_set = resolve_set(model, params.set_id, params.shifts)
-    assert direction_set is not None
-    index = check_direction_index(traversal.direction, direction_set.count, direction_set.id)
-    base = shifted_latent(model, params.seed, direction_set, params.shifts)
-    values = traversal_values(traversal.extent, traversal.steps)
-    latents = traversal_latents(base, direction_set.directions[index], values)
-    return Traversal(latents=latents, values=values, direction_set=direction_set)
-
-
-def frame_pixels(model: ServedModel, scale: int) -> int:
-    """Output pixels of one frame: what a frame costs in the render budget."""
-    return model.image_size * model.image_size * scale * scale
-
-
-async def render_grey(engine: InferenceEngine, model: ServedModel, latents: torch.Tensor, window: Window) -> np.ndarray:
-    """(N, latent_dim) -> (N, H, W) uint8 through the engine and the window."""
-    frames = await engine.generate(model, latents)
-    return unit_to_grey(frames, model.hu_range, window)
-
-
-async def admitted_grey(
-    admission: RenderAdmission, engine: InferenceEngine, model: ServedModel, latents: torch.Tensor, window: Window, cost: int
-) -> tuple[Ticket, np.ndarray]:
-    """A ticket for `cost` (503 at once when it does not fit), then the forward pass; the caller encodes and releases."""
-    ticket = admission.admit(cost)
-    try:
-        return ticket, await render_grey(engine, model, latents, window)
-    except BaseException:
-        ticket.release()
-        raise
-
-
-async def render_encoded(
-    admission: RenderAdmission,
-    engine: InferenceEngine,
-    model: ServedModel,
-    latents: torch.Tensor,
-    window: Window,
-    cost: int,
-    encode: Callable[[np.ndarray], bytes],
-) -> bytes:
-    """Admit, render and encode the grey frames; the ticket is given back when the encoding has ended."""
-    ticket, grey = await admitted_grey(admission, engine, model, latents, window, cost)
-    return await admission.encode(ticket, lambda: encode(grey))
-
-
-async def render_png(
-    admission: RenderAdmission, engine: InferenceEngine, model: ServedModel, latent: torch.Tensor, window: Window, scale: int
-) -> bytes:
-    """One (latent_dim,) latent -> PNG bytes; shared by image.png, its fast path, /render and the live socket."""
-    return await render_encoded(
-        admission, engine, model, latent[None], window, frame_pixels(model, scale), lambda g: png_bytes(upscale(g[0], scale))
-    )
+def shift_values_header(values: list[float]) -> dict[str, str]:
+    """The traversal's frame values, for clients that label the frames."""
+    return {"X-Shift-Values": ",".join(f"{v:.6g}" for v in values)}
 
 
 async def cached_response(
@@ -196,7 +121,7 @@ async def image_png(
 
 async def image_response(
     model: ServedModel,
-    params: ImageParams,
+    params: ImageQuery,
     engine: InferenceEngine,
     admission: RenderAdmission,
     cache: ResponseCache,
@@ -207,8 +132,7 @@ async def image_response(
     etag = make_etag(etag_parts(model, direction_set, "image.png", params.key()))
 
     async def produce() -> bytes:
-        latent = shifted_latent(model, params.seed, direction_set, params.shifts)
-        return await render_png(admission, engine, model, latent, params.window, params.scale)
+        return await render_image(admission, engine, model, params, direction_set)
 
     return await cached_response(if_none_match, cache, etag, "image/png", {}, produce)
 
@@ -239,7 +163,8 @@ async def traversal_png(
     async def produce() -> bytes:
         return await render_encoded(admission, engine, model, frames.latents, params.window, cost, encode)
 
-    return await cached_response(request.headers.get("if-none-match"), cache, etag, "image/png", frames.header, produce)
+    headers = shift_values_header(frames.values)
+    return await cached_response(request.headers.get("if-none-match"), cache, etag, "image/png", headers, produce)
 
 
 @router.get(
@@ -269,7 +194,8 @@ async def traversal_gif(
     async def produce() -> bytes:
         return await render_encoded(admission, engine, model, frames.latents, params.window, cost, encode)
 
-    return await cached_response(request.headers.get("if-none-match"), cache, etag, "image/gif", frames.header, produce)
+    headers = shift_values_header(frames.values)
+    return await cached_response(request.headers.get("if-none-match"), cache, etag, "image/gif", headers, produce)
 
 
 class AdmittedStream(StreamingResponse):
@@ -308,7 +234,7 @@ async def traversal_stream(
 ) -> StreamingResponse:
     frames = build_traversal(model, params, traversal)
     cost = traversal.steps * frame_pixels(model, params.scale)
-    ticket, grey = await admitted_grey(admission, engine, model, frames.latents, params.window, cost)
+    ticket, grey = await render_grey(admission, engine, model, frames.latents, params.window, cost)
     try:
         # One frame upscaled at a time: the stream's memory is its PNGs, not steps full-size frames.
         pngs = await admission.encode(ticket, lambda: [png_bytes(upscale(g, params.scale)) for g in grey], release=False)
@@ -325,7 +251,7 @@ async def traversal_stream(
             due += 1.0 / fps
             await asyncio.sleep(max(0.0, due - loop.time()))
 
-    headers = {**frames.header, "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    headers = {**shift_values_header(frames.values), "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return AdmittedStream(paced(), ticket, headers)
 
 

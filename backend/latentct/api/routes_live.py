@@ -13,20 +13,18 @@ import json
 import logging
 from dataclasses import dataclass
 
-import torch
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
-from latentct.api.deps import admission_of, engine_of, registry_of, resolve_set, shifted_latent
+from latentct.api.deps import admission_of, engine_of, registry_of
 from latentct.api.errors import describe_validation_error
-from latentct.api.routes_images import render_png
 from latentct.api.schemas import LiveMessage
-from latentct.errors import LatentCTError
+from latentct.core.errors import LatentCTError
 from latentct.rendering.admission import RenderAdmission
 from latentct.rendering.engine import InferenceEngine
-from latentct.rendering.latents import shifts_from_mapping
-from latentct.rendering.registry import ServedModel
-from latentct.rendering.windows import Window, parse_window
+from latentct.rendering.pipeline import render_image, resolve_set
+from latentct.rendering.query import ImageQuery, query_from_message
+from latentct.rendering.registry import ServedDirectionSet, ServedModel
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["live"])
@@ -36,9 +34,8 @@ CLOSE_UNKNOWN_MODEL = 4404  # 4000 + the HTTP status, by the common convention f
 
 @dataclass(frozen=True)
 class LiveRequest:
-    latent: torch.Tensor  # (latent_dim,)
-    window: Window
-    scale: int
+    query: ImageQuery
+    direction_set: ServedDirectionSet | None  # resolved when read, so an unknown set is answered at once
 
 
 def parse_live_message(text: str | None, model: ServedModel) -> LiveRequest:
@@ -51,15 +48,13 @@ def parse_live_message(text: str | None, model: ServedModel) -> LiveRequest:
         message = LiveMessage.model_validate_json(text)
     except ValidationError as exc:
         raise ValueError("; ".join(describe_validation_error(dict(e), subject="message") for e in exc.errors()[:5])) from None
-    shifts = shifts_from_mapping(message.shifts)
-    direction_set = resolve_set(model, message.set, shifts)
-    latent = shifted_latent(model, message.seed, direction_set, shifts)
-    return LiveRequest(latent=latent, window=parse_window(message.window), scale=message.scale)
+    query = query_from_message(message.seed, message.set, message.shifts, message.window, message.scale)
+    return LiveRequest(query, resolve_set(model, query.set_id, query.shifts))
 
 
 async def _render(admission: RenderAdmission, engine: InferenceEngine, model: ServedModel, request: LiveRequest) -> bytes:
     # The render budget as for image.png: scale 8 frames are encoded off the event loop and can be refused.
-    return await render_png(admission, engine, model, request.latent, request.window, request.scale)
+    return await render_image(admission, engine, model, request.query, request.direction_set)
 
 
 class _LiveSession:

@@ -12,10 +12,11 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.requests import HTTPConnection
 from starlette.concurrency import run_in_threadpool
 
-from latentct.api.deps import ImageParamsDep, ModelDep, resolve_set, shifted_latent
+from latentct.api.deps import ImageParamsDep, ModelDep
 from latentct.api.schemas import LocalDirections
+from latentct.core.errors import OverloadedError
 from latentct.discovery.methods.jacobian import local_directions
-from latentct.errors import OverloadedError
+from latentct.rendering.pipeline import resolve_set, shifted_latent
 
 router = APIRouter(tags=["models"])
 

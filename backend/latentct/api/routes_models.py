@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Response
-from fastapi.requests import HTTPConnection
+from fastapi import APIRouter, Header, Path, Response
 from starlette.concurrency import run_in_threadpool
 
 from latentct.api.caching import cache_headers, etag_matches, make_etag, not_modified
-from latentct.api.deps import ModelDep, RegistryDep
+from latentct.api.deps import ModelDep, OptionalAnnotatorDep, OptionalLabelStoreDep, RegistryDep
 from latentct.api.schemas import (
     Consensus,
     DirectionInfo,
@@ -19,8 +18,10 @@ from latentct.api.schemas import (
     DirectionVectors,
     ModelInfo,
 )
-from latentct.errors import NotFoundError
-from latentct.labels import LabelStore, LabelStoreUnavailableError, consensus_for_set
+from latentct.core.errors import NotFoundError
+from latentct.labels import Annotator, LabelStore, LabelStoreUnavailableError
+from latentct.labels.agreement import DirectionAgreement, SetAgreement
+from latentct.labels.blinding import consensus_view, may_see, visible_metrics
 from latentct.rendering.registry import ServedModel
 
 log = logging.getLogger(__name__)
@@ -29,13 +30,6 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "unknown model or direction set"},
     503: {"description": "still warming up (Retry-After)"},
 }
-
-
-async def get_label_store(connection: HTTPConnection) -> LabelStore | None:
-    return getattr(connection.app.state, "label_store", None)
-
-
-LabelStoreDep = Annotated[LabelStore | None, Depends(get_label_store)]
 
 
 def model_info(model: ServedModel) -> ModelInfo:
@@ -66,43 +60,64 @@ async def get_model(model: ModelDep) -> ModelInfo:
     return model_info(model)
 
 
-def _consensus(store: LabelStore | None, registry: RegistryDep, model_id: str, set_id: str) -> dict[int, dict[str, Any]] | None:
-    """Consensus per direction, or None when the label store cannot be read (the set info is still served)."""
+def _agreement(store: LabelStore | None, registry: RegistryDep, model_id: str, set_id: str) -> SetAgreement | None:
+    """The set's agreement, or None when the label store cannot be read (the set info is still served)."""
     if store is None:
         return None
     try:
-        return consensus_for_set(store, registry.direction_set_identity(model_id, set_id))
+        return store.agreement(registry.direction_set_identity(model_id, set_id))
     except LabelStoreUnavailableError as exc:
         log.warning("consensus unavailable for %s/%s: %s", model_id, set_id, exc)
         return None
 
 
+def _direction_info(
+    index: int, metrics: dict[str, Any], direction: DirectionAgreement | None, viewer: Annotator | None
+) -> DirectionInfo:
+    """One direction as this caller may see it: consensus and measured hints only where blinding allows.
+
+    Without a readable label store nobody can be shown to have labelled, so only admins keep the hints.
+    """
+    shown = may_see(direction, viewer) if direction is not None else viewer is not None and viewer.is_admin
+    view = consensus_view(direction, viewer) if direction is not None else None
+    return DirectionInfo(
+        index=index,
+        metrics=visible_metrics(metrics, show_hints=shown),
+        consensus=Consensus(**view) if view is not None else None,
+    )
+
+
 @router.get(
     "/models/{model}/directions/{set}",
     response_model=DirectionSetInfo,
-    summary="a direction set: method, parameters, per-direction metrics and the clinicians' consensus",
+    summary="a direction set: method, parameters, per-direction metrics and the clinicians' consensus (blinded: "
+    "consensus and measured hints only to admins, and to annotators for directions they labelled)",
     responses=NOT_FOUND,
 )
 async def get_direction_set(
     model: ModelDep,
     registry: RegistryDep,
-    store: LabelStoreDep,
+    store: OptionalLabelStoreDep,
+    viewer: OptionalAnnotatorDep,
+    response: Response,
     set_id: Annotated[str, Path(alias="set", max_length=64, description="direction set id")],
 ) -> DirectionSetInfo:
     direction_set = model.direction_set(set_id)
-    consensus = await run_in_threadpool(_consensus, store, registry, model.id, direction_set.id)
-    by_index = consensus or {}
+    agreement = await run_in_threadpool(_agreement, store, registry, model.id, direction_set.id)
+    by_index = {d.index: d for d in agreement.directions} if agreement is not None else {}
+    response.headers["Vary"] = "Authorization"  # the answer depends on who asks
+    response.headers["Cache-Control"] = "no-store"
     return DirectionSetInfo(
         id=direction_set.id,
         method=direction_set.method,
         count=direction_set.count,
         params=direction_set.params,
         directions=[
-            DirectionInfo(index=i, metrics=metrics, consensus=Consensus(**by_index[i]) if i in by_index else None)
+            _direction_info(i, metrics, by_index.get(i), viewer)
             for i, metrics in enumerate(direction_set.direction_metrics)
         ],
         checksum=direction_set.checksum,
-        consensus_available=consensus is not None,
+        consensus_available=agreement is not None,
     )
 
 

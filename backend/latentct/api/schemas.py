@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from latentct.core.latents import MAX_SEED
+from latentct.labels.context import MAX_CONTEXT_EXTENT, MAX_CONTEXT_SEEDS, MAX_CONTEXT_STEPS, MIN_CONTEXT_STEPS
+from latentct.labels.store import check_text
+from latentct.labels.tables import (
+    MAX_ANNOTATOR_NAME_CHARS,
+    MAX_ID_CHARS,
+    MAX_POLARITY_CHARS,
+    MAX_TERM_CHARS,
+    MAX_TEXT_CHARS,
+)
 from latentct.rendering.encoding import MAX_SCALE
-from latentct.rendering.latents import MAX_LATENT_ABS, MAX_SEED, MAX_SHIFT
-from latentct.rendering.windows import WINDOW_HELP
+from latentct.rendering.latents import MAX_LATENT_ABS, MAX_SHIFT
+from latentct.rendering.windows import WINDOW_HELP, parse_window
 
 SHIFTS_HELP = (
     f'{{"k": v}}: add v * d_k, k a direction index of the set, v finite with abs(v) <= {MAX_SHIFT:g}; needs `set`'
@@ -40,10 +51,31 @@ class ModelInfo(BaseModel):
     has_scorecard: bool = Field(False, description="GET .../scorecard answers (the model folder has a scorecard)")
 
 
-class Consensus(BaseModel):
-    term: str | None = Field(description="the most frequent current label term; null when the top terms tie")
-    share: float
+class TiedCategory(BaseModel):
+    term: str
+    sign: Literal[1, -1] | None = Field(description="null: labels without a sign, their own (term, ?) category")
+
+
+class ConsensusCore(BaseModel):
+    """Consensus over current labels, one per annotator, counted in (term, sign) categories."""
+
+    term: str | None = Field(description="term of the most frequent (term, sign) category; null on a tie or without labels")
+    sign: Literal[1, -1] | None = Field(None, description="sign of that category; null on a tie or when unknown")
+    share: float | None = Field(description="fraction of labels in the top category; null without labels")
     n_labels: int
+    tie: list[TiedCategory] = Field(default_factory=list, description="the tied top categories; [] when one leads")
+    consensus_terms: list[str] = Field(
+        default_factory=list, description="distinct terms of the leading categories (one without a tie)"
+    )
+
+
+class Consensus(ConsensusCore):
+    """Shown to admins, and to an annotator for a direction they labelled; null otherwise (blinding)."""
+
+    share: float
+    others: ConsensusCore | None = Field(
+        None, description="the same over the other annotators' labels only (the caller's own left out)"
+    )
 
 
 class DirectionInfo(BaseModel):
@@ -133,3 +165,290 @@ class Health(BaseModel):
     models: list[str]
     broken: dict[str, str] = Field(description="model folders that failed to load, with the reason")
     engine: dict[str, Any]
+
+
+# labels ------------------------------------------------------------------------------------------------------------
+
+MAX_INT32 = 2**31 - 1  # the label ids and indices a client may name; larger ones are refused before the database
+
+
+def _single_line(value: str) -> str:
+    return check_text(value, "value", MAX_TEXT_CHARS, allow_newlines=False)
+
+
+def _multi_line(value: str) -> str:
+    return check_text(value, "text", MAX_TEXT_CHARS, allow_newlines=True)
+
+
+# text the store would refuse (NUL, control characters, lone surrogates) is a 422 naming the field, not a 500
+SingleLine = Annotated[str, AfterValidator(_single_line)]
+MultiLine = Annotated[str, AfterValidator(_multi_line)]
+
+
+class TermOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    requires_text: bool = Field(description="labels with this term must carry free text (e.g. `other`)")
+    positive: str | None = Field(
+        description="the term's positive sense (`larger`, `clockwise as displayed`); null: the term has no sense "
+        "and its labels take no `sign`"
+    )
+
+
+class AnnotatorIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: SingleLine = Field(
+        min_length=1,
+        max_length=MAX_ANNOTATOR_NAME_CHARS,
+        description=f"1..{MAX_ANNOTATOR_NAME_CHARS} characters",
+    )
+    role: Literal["annotator", "admin"] = "annotator"
+
+
+class AnnotatorOut(BaseModel):
+    id: int
+    name: str
+    role: Literal["annotator", "admin"]
+    created_at: datetime
+    revoked: bool = False
+
+
+class AnnotatorCreated(BaseModel):
+    id: int
+    name: str
+    role: Literal["annotator", "admin"]
+    token: str = Field(description="bearer token; shown this once, stored only as a sha256 hash")
+
+
+def _label_window(value: str) -> str:
+    parse_window(value)  # InvalidInputError (a ValueError) names the value: 422
+    return value.strip()
+
+
+def _label_sign(value: int) -> int:
+    if value not in (1, -1):
+        raise ValueError("sign must be 1 or -1 (or null: unknown)")
+    return value
+
+
+class LabelContextIn(BaseModel):
+    """What the annotator saw: the display window, the seeds, the traversal extent and steps."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+    window: Annotated[str, AfterValidator(_label_window)] = Field(max_length=64, description=WINDOW_HELP)
+    seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED)]] = Field(
+        min_length=1, max_length=MAX_CONTEXT_SEEDS, description=f"1..{MAX_CONTEXT_SEEDS} seeds shown"
+    )
+    extent: float = Field(gt=0, le=MAX_CONTEXT_EXTENT, description=f"0 < extent <= {MAX_CONTEXT_EXTENT:g}: the range ±extent")
+    steps: int = Field(
+        ge=MIN_CONTEXT_STEPS, le=MAX_CONTEXT_STEPS, description=f"frames, {MIN_CONTEXT_STEPS}..{MAX_CONTEXT_STEPS}"
+    )
+
+
+class LabelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: SingleLine = Field(min_length=1, max_length=MAX_ID_CHARS, description="model id")
+    set: SingleLine = Field(min_length=1, max_length=MAX_ID_CHARS, description="direction set id")
+    direction: int = Field(
+        strict=True, ge=0, le=MAX_INT32, description="direction index, 0..count-1 of the set"
+    )
+    term: str = Field(
+        min_length=1, max_length=MAX_TERM_CHARS, description="a vocabulary term id (GET /api/vocabulary)"
+    )
+    text: MultiLine = Field(
+        "",
+        max_length=MAX_TEXT_CHARS,
+        description=f"free text, at most {MAX_TEXT_CHARS} characters; required for `other`",
+    )
+    confidence: int = Field(strict=True, ge=1, le=5, description="1 (unsure) .. 5 (certain)")
+    polarity: SingleLine = Field(
+        "",
+        max_length=MAX_POLARITY_CHARS,
+        description=(
+            f"what a positive shift does, free short text of at most {MAX_POLARITY_CHARS} characters, "
+            "e.g. `larger`, `rotates clockwise`, `moves caudal`"
+        ),
+    )
+    blinded: bool | None = Field(
+        None,
+        strict=True,
+        description="the client's claim that the annotator saw no others' labels; the server stores true only when "
+        "that holds (first label of this annotator on the direction, not an admin), false when the client says false",
+    )
+    sign: Annotated[int, Field(strict=True, json_schema_extra={"enum": [1, -1]}), AfterValidator(_label_sign)] | None = Field(
+        None,
+        description="+1: a positive shift moves the term in its positive sense (GET /api/vocabulary `positive`), -1: "
+        "the other way; null or absent: unknown. Only for terms with a positive sense (422 otherwise)",
+    )
+    context: LabelContextIn | None = Field(None, description="what the annotator saw when labelling")
+
+
+class LabelOut(BaseModel):
+    id: int
+    annotator_id: int
+    annotator_name: str
+    created_at: datetime = Field(description="UTC")
+    model: str
+    model_checksum: str
+    set: str
+    set_checksum: str
+    direction: int
+    term: str
+    text: str
+    confidence: int
+    polarity: str
+    blinded: bool = Field(description="set by the server: the annotator could not have seen others' labels")
+    current: bool = Field(description="this is the annotator's latest label for the direction")
+    sign: Literal[1, -1] | None = Field(None, description="against the term's positive sense; null unknown")
+    context: dict[str, Any] | None = Field(None, description='{"window", "seeds", "extent", "steps"}, null if not sent')
+
+
+class AgreementLabelOut(BaseModel):
+    """One annotator's current label of a direction (admins only)."""
+
+    label_id: int
+    annotator_id: int
+    annotator_name: str
+    term: str
+    sign: Literal[1, -1] | None
+    confidence: int
+    text: str
+    polarity: str
+    context: dict[str, Any] | None
+    blinded: bool
+    created_at: datetime
+
+
+class DirectionAgreementOut(BaseModel):
+    index: int
+    n_labels: int
+    consensus_term: str | None = Field(
+        description="term of the most chosen (term, sign) category; null without labels, on a tie, or hidden"
+    )
+    share: float | None = Field(description="fraction of current labels in the top category; null when hidden")
+    # extensions (issue 19)
+    consensus_sign: Literal[1, -1] | None = Field(None, description="sign of the top category")
+    tie: list[TiedCategory] = Field(default_factory=list, description="tied top categories; [] when one leads or hidden")
+    consensus_terms: list[str] = Field(default_factory=list, description="distinct terms of the leading categories")
+    consensus_hidden: bool = Field(
+        False, description="true: an annotator who has not labelled this direction; consensus fields are null"
+    )
+    labelled_by_you: bool = Field(False, description="the caller has a current label on this direction")
+    n_others: int = Field(0, description="current labels of annotators other than the caller")
+    others: ConsensusCore | None = Field(None, description="consensus of the others' labels; null when hidden")
+    labels: list[AgreementLabelOut] | None = Field(None, description="per-annotator detail, admins only")
+
+
+class AgreementOut(BaseModel):
+    model: str
+    set: str
+    set_checksum: str
+    directions: list[DirectionAgreementOut]
+    fleiss_kappa: float | None = Field(
+        description="over (term, sign) categories; null when undefined (no direction with two labels)"
+    )
+    krippendorff_alpha: float | None = Field(description="nominal, over (term, sign) categories; null when undefined")
+
+
+# reader studies (labels/studies.py): what an annotator reads never names a set, a checksum or a direction index
+
+
+class StudyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: SingleLine = Field(min_length=1, max_length=MAX_ID_CHARS, description="model id")
+    sets: list[Annotated[SingleLine, Field(min_length=1, max_length=MAX_ID_CHARS)]] = Field(
+        min_length=2, max_length=16, description="direction set ids of the model, 2..16"
+    )
+    name: SingleLine = Field("", max_length=200, description="shown to annotators; must not name a set")
+    directions_per_set: int | None = Field(
+        None, strict=True, ge=1, le=4096, description="the first K directions of each set (default: all)"
+    )
+
+
+class StudySetOut(BaseModel):
+    set: str
+    set_checksum: str
+    directions: int
+
+
+class StudyCreated(BaseModel):
+    """Admin-only: the study with its sets."""
+
+    id: int
+    name: str
+    model: str
+    created_at: datetime = Field(description="UTC")
+    created_by: int
+    sets: list[StudySetOut]
+    items: int
+
+
+class StudyOut(BaseModel):
+    """A study as an annotator sees it."""
+
+    id: int
+    name: str
+    model: str
+    items: int
+    labelled: int = Field(description="items this annotator has labelled")
+    next_item: str | None = Field(description="opaque id of this annotator's next unlabelled item; null when done")
+
+
+class StudyItemOut(BaseModel):
+    item: str = Field(description="opaque item id")
+    position: int = Field(description="1-based place in this annotator's order")
+    labelled: bool
+
+
+class StudyLabelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    term: str = Field(min_length=1, max_length=MAX_TERM_CHARS, description="a vocabulary term id")
+    text: MultiLine = Field("", max_length=MAX_TEXT_CHARS, description="free text; required for `other`")
+    confidence: int = Field(strict=True, ge=1, le=5, description="1 (unsure) .. 5 (certain)")
+    polarity: SingleLine = Field("", max_length=MAX_POLARITY_CHARS, description="what a positive shift does")
+    sign: Literal[1, -1] | None = Field(None, description="against the term's positive sense; null unknown")
+    context: LabelContextIn | None = Field(None, description="what the annotator saw when labelling")
+
+
+class StudyLabelOut(BaseModel):
+    id: int
+    study: int
+    item: str
+    term: str
+    text: str
+    confidence: int
+    polarity: str
+    sign: Literal[1, -1] | None
+    blinded: bool
+    created_at: datetime = Field(description="UTC")
+    next_item: str | None
+
+
+class StudyMethodOut(BaseModel):
+    set: str
+    method: str
+    directions: int
+    annotators: int
+    labels: int
+    specific_confident: int
+    specific_confident_share: float | None
+    fleiss_kappa: float | None
+    krippendorff_alpha: float | None
+    measured_directions: int
+    measured_labels: int
+    scorecard_matches: int
+    scorecard_match_share: float | None
+
+
+class StudyResultsOut(BaseModel):
+    study: int
+    name: str
+    model: str
+    methods: list[StudyMethodOut]
+    intended_use: str

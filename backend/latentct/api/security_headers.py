@@ -2,13 +2,13 @@
 
 The web app is one page of same-origin ES modules and one stylesheet: no inline script, style element or handler, no
 remote origin. Its images come from the API as blobs and are drawn with createImageBitmap or shown through `blob:`
-URLs (review.js); the page's icon is `data:,` (so the browser does not ask for /favicon.ico); styles set from script go through CSSOM
-(`node.style`), which a policy does not restrict, never through `style` attributes. The policy allows exactly that. The label page holds a bearer token, so no
-other site may frame it (clickjacking): `frame-ancestors 'none'` and, for browsers without CSP level 2,
-`X-Frame-Options: DENY`. `nosniff` keeps a browser from running a PNG or a JSON error as script or HTML;
-`no-referrer` keeps query strings (seeds, shifts) off other sites. FastAPI's /docs and /redoc pages load Swagger UI
-and ReDoc from a CDN with inline script; they get every header but the CSP (a policy that let them run would allow
-what this one exists to refuse).
+URLs (review.js); the page's icon is `data:,` (so the browser does not ask for /favicon.ico); styles set from script
+go through CSSOM (`node.style`), which a policy does not restrict, never through `style` attributes. The policy allows
+exactly that. The label page holds a bearer token, so no other site may frame it (clickjacking):
+`frame-ancestors 'none'` and, for browsers without CSP level 2, `X-Frame-Options: DENY`. `nosniff` keeps a browser
+from running a PNG or a JSON error as script or HTML; `no-referrer` keeps query strings (seeds, shifts) off other
+sites. FastAPI's /docs and /redoc pages load Swagger UI and ReDoc from a CDN with inline script; they get every header
+but the CSP (a policy that let them run would allow what this one exists to refuse).
 
 Being outermost, it also covers the image fast path (api/fast_image.py), which answers past FastAPI's routing, and
 the body limit's 413. A header a response already carries is left as the response set it.

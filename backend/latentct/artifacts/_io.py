@@ -11,8 +11,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from latentct.errors import ArtifactError
-from latentct.fsutil import atomic_save, atomic_write_text
+from latentct.core.errors import ArtifactError
+from latentct.core.fsutil import atomic_save, atomic_write_text
 
 
 def sha256_file(path: Path) -> str:

@@ -11,8 +11,8 @@ from typing import Any
 import torch
 
 from latentct.artifacts._io import read_json, read_tensors, write_json, write_tensors
-from latentct.errors import ArtifactError
-from latentct.fsutil import atomic_directory
+from latentct.core.errors import ArtifactError
+from latentct.core.fsutil import atomic_directory
 
 CHECKPOINT_DIR = "checkpoint"
 STATE_JSON = "state.json"

@@ -12,7 +12,7 @@ import torch
 from latentct import INTENDED_USE
 from latentct.artifacts._io import read_json, read_tensors, write_json, write_tensors
 from latentct.artifacts.models import load_manifest, validate_id
-from latentct.errors import ArtifactError, InvalidInputError, NotFoundError
+from latentct.core.errors import ArtifactError, InvalidInputError, NotFoundError
 
 DIRECTIONS_DIR = "directions"
 UNIT_TOLERANCE = 1e-3
@@ -168,7 +168,7 @@ def save_direction_set_evaluation(
     if not heatmap_png.startswith(b"\x89PNG\r\n\x1a\n"):
         raise InvalidInputError("heatmap_png must be PNG bytes")
     # imported here: this block was appended to the file; the imports at the top belong to its owner
-    from latentct.fsutil import atomic_write_bytes
+    from latentct.core.fsutil import atomic_write_bytes
 
     json_path, png_path = evaluation_paths(model_dir, set_id)
     atomic_write_bytes(png_path, heatmap_png)
@@ -194,7 +194,7 @@ SCORECARD_FILES = ("scorecard.json", "scorecard.md", "scorecard.png")
 
 
 def save_scorecard(model_dir: Path | str, scorecard: dict[str, Any], markdown: str, png: bytes) -> Path:
-    from latentct.fsutil import atomic_write_bytes, atomic_write_text
+    from latentct.core.fsutil import atomic_write_bytes, atomic_write_text
 
     model_dir = Path(model_dir)
     if not png.startswith(b"\x89PNG\r\n\x1a\n"):

@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 from latentct.artifacts.models import save_model
-from latentct.errors import ArtifactError, InvalidInputError
-from latentct.fsutil import ensure_writable_dir
+from latentct.core.errors import ArtifactError, InvalidInputError
+from latentct.core.fsutil import ensure_writable_dir
 from latentct.nets import build_component
 from latentct.nets.vae import decoder_channels
 

@@ -13,7 +13,7 @@ from torch import nn
 
 from latentct import INTENDED_USE
 from latentct.artifacts._io import read_json, read_tensors, write_json, write_tensors
-from latentct.errors import ArtifactError, InvalidInputError
+from latentct.core.errors import ArtifactError, InvalidInputError
 from latentct.nets import COMPONENTS, build_component, check_arch
 
 FORMAT_VERSION = 1

@@ -13,8 +13,8 @@ import torch.nn.functional as F
 
 from latentct import INTENDED_USE
 from latentct.artifacts._io import read_json, read_tensors, write_json, write_tensors
-from latentct.config import default_models_dir
-from latentct.errors import ArtifactError, InvalidInputError
+from latentct.core.config import default_models_dir
+from latentct.core.errors import ArtifactError, InvalidInputError
 from latentct.nets.probe import PhantomProbe
 
 PROBE_JSON = "probe.json"

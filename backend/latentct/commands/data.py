@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from latentct.errors import InvalidInputError
+from latentct.core.errors import InvalidInputError
 
 data_app = typer.Typer(
     help="Datasets of axial CT slices: the procedural thorax phantom, real CT import, preview sheets.",

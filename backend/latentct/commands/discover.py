@@ -11,6 +11,48 @@ ModelOption = Annotated[Path, typer.Option("--model", help="Model folder, e.g. m
 DeviceOption = Annotated[str, typer.Option("--device", help="auto (CUDA when present), cpu, cuda or cuda:N.")]
 ThreadsOption = Annotated[int, typer.Option("--threads", help="torch CPU threads; 0 keeps torch's default.", min=0, max=256)]
 
+# `latentct discover` options; most apply to one method only, as their help says.
+MethodOption = Annotated[
+    str, typer.Option("--method", help="voynov, sefa, ganspace, jacobian, supervised (a reference), random or axes.")
+]
+DirectionModelOption = Annotated[
+    str, typer.Option("--direction-model", help="Voynov only: unit, ortho (K = latent size) or linear.")
+]
+ReconstructorOption = Annotated[str, typer.Option("--reconstructor", help="Voynov only: lenet or resnet18.")]
+CountOption = Annotated[int | None, typer.Option("-k", "--count", help="Number of directions K (default: the latent size).")]
+VoynovStepsOption = Annotated[int, typer.Option("--steps", help="Voynov training steps (paper: 3000).", min=1)]
+VoynovBatchSizeOption = Annotated[int, typer.Option("--batch-size", help="Voynov batch size (paper: 128).", min=1)]
+LrOption = Annotated[float, typer.Option("--lr", help="Voynov Adam learning rate for both nets (paper: 1e-4).")]
+DirectionLrOption = Annotated[
+    float | None, typer.Option("--direction-lr", help="Voynov: learning rate of the directions only (default: --lr).")
+]
+SetIdOption = Annotated[
+    str | None, typer.Option("--set-id", help="Name of the saved set (default: voynov-<direction model> or the method).")
+]
+SeedOption = Annotated[int, typer.Option("--seed", help="Seed of every random choice.")]
+GanspaceBlockOption = Annotated[int, typer.Option("--ganspace-block", help="GANSpace: PCA after this generator block.")]
+GanspaceSamplesOption = Annotated[int, typer.Option("--ganspace-samples", help="GANSpace: samples for the PCA.", min=16)]
+MaxMinutesOption = Annotated[
+    float | None,
+    typer.Option("--max-minutes", help="Voynov: stop training after this many minutes (steps done are recorded)."),
+]
+AmpOption = Annotated[bool, typer.Option("--amp/--no-amp", help="Voynov: bfloat16 autocast (CUDA, and CPUs with native bf16).")]
+PresetOption = Annotated[
+    str | None,
+    typer.Option("--preset", help="Voynov: 'paper' (the paper's code: unit directions, K = 100, LeNet, 3000 x 128, "
+                 "ranked best first) or 'original' (GANLatentDiscovery: ortho, ResNet-18, 1e5 x 32; use "
+                 "--max-minutes on a CPU). Overrides those options."),
+]
+JacobianSamplesOption = Annotated[
+    int, typer.Option("--jacobian-samples", help="Jacobian: prior samples the metric is averaged over.", min=1)
+]
+SupervisedSamplesOption = Annotated[
+    int, typer.Option("--supervised-samples", help="Supervised: prior samples regressed.", min=64)
+]
+SupervisedProbeOption = Annotated[
+    Path | None, typer.Option("--probe", help="Supervised: phantom probe folder (default: models/_phantom-probe).")
+]
+
 
 def _set_threads(threads: int) -> None:
     if threads:
@@ -21,48 +63,24 @@ def _set_threads(threads: int) -> None:
 
 def discover_command(
     model: ModelOption,
-    method: Annotated[
-        str, typer.Option("--method", help="voynov, sefa, ganspace, jacobian, supervised (a reference), random or axes.")
-    ],
-    direction_model: Annotated[
-        str, typer.Option("--direction-model", help="Voynov only: unit, ortho (K = latent size) or linear.")
-    ] = "ortho",
-    reconstructor: Annotated[str, typer.Option("--reconstructor", help="Voynov only: lenet or resnet18.")] = "lenet",
-    count: Annotated[int | None, typer.Option("-k", "--count", help="Number of directions K (default: the latent size).")] = None,
-    steps: Annotated[int, typer.Option("--steps", help="Voynov training steps (paper: 3000).", min=1)] = 3000,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Voynov batch size (paper: 128).", min=1)] = 128,
-    lr: Annotated[float, typer.Option("--lr", help="Voynov Adam learning rate for both nets (paper: 1e-4).")] = 1e-4,
-    direction_lr: Annotated[
-        float | None, typer.Option("--direction-lr", help="Voynov: learning rate of the directions only (default: --lr).")
-    ] = None,
-    set_id: Annotated[
-        str | None, typer.Option("--set-id", help="Name of the saved set (default: voynov-<direction model> or the method).")
-    ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of every random choice.")] = 0,
-    ganspace_block: Annotated[int, typer.Option("--ganspace-block", help="GANSpace: PCA after this generator block.")] = 2,
-    ganspace_samples: Annotated[int, typer.Option("--ganspace-samples", help="GANSpace: samples for the PCA.", min=16)] = 2048,
-    max_minutes: Annotated[
-        float | None,
-        typer.Option("--max-minutes", help="Voynov: stop training after this many minutes (steps done are recorded)."),
-    ] = None,
-    amp: Annotated[
-        bool, typer.Option("--amp/--no-amp", help="Voynov: bfloat16 autocast (CUDA, and CPUs with native bf16).")
-    ] = False,
-    preset: Annotated[
-        str | None,
-        typer.Option("--preset", help="Voynov: 'paper' (the paper's code: unit directions, K = 100, LeNet, 3000 x 128, "
-                     "ranked best first) or 'original' (GANLatentDiscovery: ortho, ResNet-18, 1e5 x 32; use "
-                     "--max-minutes on a CPU). Overrides those options."),
-    ] = None,
-    jacobian_samples: Annotated[
-        int, typer.Option("--jacobian-samples", help="Jacobian: prior samples the metric is averaged over.", min=1)
-    ] = 256,
-    supervised_samples: Annotated[
-        int, typer.Option("--supervised-samples", help="Supervised: prior samples regressed.", min=64)
-    ] = 4096,
-    probe: Annotated[
-        Path | None, typer.Option("--probe", help="Supervised: phantom probe folder (default: models/_phantom-probe).")
-    ] = None,
+    method: MethodOption,
+    direction_model: DirectionModelOption = "ortho",
+    reconstructor: ReconstructorOption = "lenet",
+    count: CountOption = None,
+    steps: VoynovStepsOption = 3000,
+    batch_size: VoynovBatchSizeOption = 128,
+    lr: LrOption = 1e-4,
+    direction_lr: DirectionLrOption = None,
+    set_id: SetIdOption = None,
+    seed: SeedOption = 0,
+    ganspace_block: GanspaceBlockOption = 2,
+    ganspace_samples: GanspaceSamplesOption = 2048,
+    max_minutes: MaxMinutesOption = None,
+    amp: AmpOption = False,
+    preset: PresetOption = None,
+    jacobian_samples: JacobianSamplesOption = 256,
+    supervised_samples: SupervisedSamplesOption = 4096,
+    probe: SupervisedProbeOption = None,
     device: DeviceOption = "auto",
     threads: ThreadsOption = 0,
 ) -> None:

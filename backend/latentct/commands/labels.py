@@ -26,7 +26,7 @@ class ExportFormat(str, Enum):
 
 def _open_store(database_url: str | None):  # type: ignore[no-untyped-def]
     """Store for the CLI: migrated now, so an unreachable database is one error line, not a later surprise."""
-    from latentct.config import Settings
+    from latentct.core.config import Settings
     from latentct.labels.store import open_label_store
 
     settings = Settings()  # type: ignore[call-arg]  # mypy lacks the pydantic plugin: see report

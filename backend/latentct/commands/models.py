@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from latentct.errors import InvalidInputError, NotFoundError
+from latentct.core.errors import InvalidInputError, NotFoundError
 
 models_app = typer.Typer(help="List, show, publish and import model folders (model.json + safetensors).", no_args_is_help=True)
 
@@ -26,7 +26,7 @@ PUBLISHED_FILES = ("model.json", "generator.safetensors", "encoder.safetensors",
 def _models_dir(models_dir: Path | None) -> Path:
     if models_dir is not None:
         return models_dir
-    from latentct.config import Settings
+    from latentct.core.config import Settings
 
     return Settings().models_dir
 
@@ -59,7 +59,7 @@ def _summary(manifest: dict[str, Any]) -> str:
 def list_command(models_dir: ModelsDirOpt = None) -> None:
     """List the model folders with kind, architecture and measured quality (invalid ones are named with the reason)."""
     from latentct.artifacts import list_model_dirs, load_manifest
-    from latentct.errors import LatentCTError
+    from latentct.core.errors import LatentCTError
 
     root = _models_dir(models_dir)
     folders = list_model_dirs(root)

@@ -6,11 +6,14 @@ import os
 import signal
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from latentct.errors import InvalidInputError
+from latentct.core.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from latentct.core.config import Settings
 
 APP_FACTORY = "latentct.api.app:create_app"
 UVICORN_WS_MAX_BYTES = 1024 * 1024  # live-socket messages are a few hundred bytes
@@ -51,18 +54,25 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the models over the REST contract (docs/api.md) and the web app. Ctrl-C stops gracefully."""
-    import uvicorn
-    from pydantic import ValidationError
-
-    from latentct.api.http_protocol import BoundedHeadersProtocol
-    from latentct.config import Settings
-    from latentct.labels.tokens import check_admin_token
-
-    overrides = {
+    settings = _checked_settings({
         "host": host, "port": port, "models_dir": models_dir, "device": device.value if device else None,
         "workers": workers, "compile": compile, "cpu_threads": cpu_threads, "engine_threads": engine_threads,
         "access_log": access_log,
-    }
+    })
+    typer.echo(
+        f"serving {settings.models_dir.resolve()} on http://{settings.host}:{settings.port} "
+        f"({settings.workers} worker(s), device {settings.device}); API docs at /docs"
+    )
+    _run_uvicorn(settings)
+
+
+def _checked_settings(overrides: dict[str, object]) -> Settings:
+    """The service settings with the CLI's values applied, checked before uvicorn starts."""
+    from pydantic import ValidationError
+
+    from latentct.core.config import Settings
+    from latentct.labels.tokens import check_admin_token
+
     # Settings travel to worker processes through the environment: the CLI's values win over LATENTCT_* already set
     for name, value in overrides.items():
         if value is not None:
@@ -77,10 +87,15 @@ def serve(
     if not settings.models_dir.is_dir():
         raise InvalidInputError(f"models dir {str(settings.models_dir)!r} does not exist; train models or pass --models-dir")
     os.environ["LATENTCT_MODELS_DIR"] = str(settings.models_dir.resolve())
-    typer.echo(
-        f"serving {settings.models_dir.resolve()} on http://{settings.host}:{settings.port} "
-        f"({settings.workers} worker(s), device {settings.device}); API docs at /docs"
-    )
+    return settings
+
+
+def _run_uvicorn(settings: Settings) -> None:
+    """uvicorn on the app factory (each worker process builds its own app), until it is stopped."""
+    import uvicorn
+
+    from latentct.api.http_protocol import BoundedHeadersProtocol
+
     # uvicorn re-raises the SIGTERM it captured once its graceful shutdown is done; a no-op handler receives it, so
     # an orderly stop (docker stop, systemd) ends with exit status 0 instead of death by signal (143).
     signal.signal(signal.SIGTERM, lambda signum, frame: None)

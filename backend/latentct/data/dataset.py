@@ -1,7 +1,7 @@
 """The on-disk slice dataset shared by phantom and real data: writer (atomic, streaming), reader, torch Dataset.
 
 A dataset is a directory holding
-  slices.npy    float32 [N, H, W], HU clipped to hu_range and scaled to [-1, 1] (latentct.data.hu.hu_to_unit)
+  slices.npy    float32 [N, H, W], HU clipped to hu_range and scaled to [-1, 1] (latentct.core.hu.hu_to_unit)
   factors.csv   one row per slice (phantom: patient_id + FACTOR_NAMES; real data: patient, series, z)
   dataset.json  source, hu_range, image_size, counts, the patient column and the train/test split by patient
 """
@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from latentct.data.hu import HU_RANGE
-from latentct.errors import DatasetError, InvalidInputError
-from latentct.fsutil import atomic_directory
+from latentct.core.errors import DatasetError, InvalidInputError
+from latentct.core.fsutil import atomic_directory
+from latentct.core.hu import HU_RANGE
 
 FORMAT_NAME = "latentct-slices"
 FORMAT_VERSION = 1
@@ -85,7 +85,7 @@ class DatasetWriter:
         if len(rows) != arr.shape[0]:
             raise InvalidInputError(f"{arr.shape[0]} slices but {len(rows)} factor rows")
         if not np.isfinite(arr).all() or arr.min(initial=0.0) < -1.0 or arr.max(initial=0.0) > 1.0:
-            raise InvalidInputError("slices must be finite and within [-1, 1] (use latentct.data.hu.hu_to_unit)")
+            raise InvalidInputError("slices must be finite and within [-1, 1] (use latentct.core.hu.hu_to_unit)")
         self._raw.write(np.ascontiguousarray(arr).tobytes())
         self.rows.extend(dict(r) for r in rows)
         self.count += arr.shape[0]

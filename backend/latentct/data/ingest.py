@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from latentct.data.hu import HU_RANGE, hu_to_unit
-from latentct.errors import DatasetError
+from latentct.core.errors import DatasetError
+from latentct.core.hu import HU_RANGE, hu_to_unit
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 COLUMNS = ("patient", "series", "z")
@@ -288,22 +288,12 @@ def import_source(
     from latentct.data.dataset import DatasetWriter, split_patients
 
     source = Path(source)
-    if not source.exists():
-        raise DatasetError(f"source {str(source)!r} does not exist")
-    files = _walk_files(source)
-    if not files:
-        raise DatasetError(f"source {str(source)!r} is empty: no files to import")
+    files = _source_files(source)
     report = ImportReport(files_seen=len(files))
     nifti = [p for p in files if _is_nifti(p)]
     npy = [p for p in files if p.suffix.lower() == ".npy"]
-    other = [p for p in files if not _is_nifti(p) and p.suffix.lower() != ".npy"]
-    pydicom_log = logging.getLogger("pydicom")
-    level = pydicom_log.level
-    pydicom_log.setLevel(logging.ERROR)  # per-file complaints are counted in the report instead
-    try:
-        dicom_series = _group_dicom(other, report, progress) if other else []
-    finally:
-        pydicom_log.setLevel(level)
+    other = [p for p in files if not _is_nifti(p) and p.suffix.lower() != ".npy"]  # DICOM whatever its name
+    dicom_series = _scan_dicom(other, report, progress)
     if not nifti and not npy and not dicom_series:
         raise DatasetError(f"no CT series found under {str(source)!r} ({report.summary()})")
 
@@ -321,23 +311,50 @@ def import_source(
         if writer.count == 0:
             raise DatasetError(f"no readable CT slices under {str(source)!r} ({report.summary()})")
         train, test = split_patients([r["patient"] for r in writer.rows], test_fraction, seed)
-        writer.finish(
-            {
-                "source": _source_kind(dicom_series, nifti, npy),
-                "source_detail": {"path": str(source.resolve()), "summary": report.summary()},
-                "patient_column": "patient",
-                "split": {"train": train, "test": test},
-                "counts": {
-                    "series": report.series_imported,
-                    "files_seen": report.files_seen,
-                    "skipped_files": dict(sorted(report.skipped.items())),
-                    "skipped_series": dict(sorted(report.skipped_series.items())),
-                },
-                "split_seed": seed,
-                "test_fraction": test_fraction,
-            }
-        )
+        kind = _source_kind(dicom_series, nifti, npy)
+        writer.finish(_dataset_meta(source, kind, report, {"train": train, "test": test}, seed, test_fraction))
     return report
+
+
+def _source_files(source: Path) -> list[Path]:
+    """Every file under `source`; a missing or empty source is an error."""
+    if not source.exists():
+        raise DatasetError(f"source {str(source)!r} does not exist")
+    files = _walk_files(source)
+    if not files:
+        raise DatasetError(f"source {str(source)!r} is empty: no files to import")
+    return files
+
+
+def _scan_dicom(files: list[Path], report: ImportReport, progress: bool) -> list[_Series]:
+    """The CT series among `files`, with pydicom's logging quietened for the scan."""
+    pydicom_log = logging.getLogger("pydicom")
+    level = pydicom_log.level
+    pydicom_log.setLevel(logging.ERROR)  # per-file complaints are counted in the report instead
+    try:
+        return _group_dicom(files, report, progress) if files else []
+    finally:
+        pydicom_log.setLevel(level)
+
+
+def _dataset_meta(
+    source: Path, kind: str, report: ImportReport, split: dict[str, list[str]], seed: int, test_fraction: float
+) -> dict[str, Any]:
+    """What dataset.json records about an import: where from, the patient split, and what was found and skipped."""
+    return {
+        "source": kind,
+        "source_detail": {"path": str(source.resolve()), "summary": report.summary()},
+        "patient_column": "patient",
+        "split": split,
+        "counts": {
+            "series": report.series_imported,
+            "files_seen": report.files_seen,
+            "skipped_files": dict(sorted(report.skipped.items())),
+            "skipped_series": dict(sorted(report.skipped_series.items())),
+        },
+        "split_seed": seed,
+        "test_fraction": test_fraction,
+    }
 
 
 def _source_kind(dicom: list[_Series], nifti: list[Path], npy: list[Path]) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latentct.errors import InvalidInputError
+from latentct.core.errors import InvalidInputError
 
 REFERENCE_SIZE = 128  # offsets are drawn in px of a 128-px image and scaled to the rendered size
 Z_TO_U = 1.75  # anatomical units per z unit (thorax length / chest half-width)
@@ -797,8 +797,8 @@ def generate_dataset(
     overwrite: bool = False,
 ) -> Path:
     """Write a phantom dataset (see latentct.data.dataset) to `out`, atomically; returns the path."""
+    from latentct.core.hu import hu_to_unit
     from latentct.data.dataset import DatasetWriter, split_patients
-    from latentct.data.hu import hu_to_unit
 
     if not isinstance(patients, (int, np.integer)) or patients < 1:
         raise InvalidInputError(f"patients {patients!r} must be an integer >= 1")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from latentct.data.hu import unit_to_hu, window_to_uint8
-from latentct.errors import InvalidInputError
-from latentct.fsutil import atomic_save
+from latentct.core.errors import InvalidInputError
+from latentct.core.fsutil import atomic_save
+from latentct.core.hu import unit_to_hu, window_to_uint8
 
 # A wide window that shows lung vessels and soft tissue at once; bone is white.
 PREVIEW_WINDOW = (1600.0, -350.0)  # width, level in HU

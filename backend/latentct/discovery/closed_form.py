@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from latentct.errors import InvalidInputError
+from latentct.core.errors import InvalidInputError
 from latentct.nets.dcgan import DCGANGenerator
 from latentct.nets.vae import ResidualUp, VAEDecoder
 

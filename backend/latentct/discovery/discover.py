@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-import platform
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from latentct.artifacts import DirectionSet, save_direction_set, validate_id
-from latentct.discovery.common import load_for_discovery, resolve_device
+from latentct.core.device import resolve_device
+from latentct.core.errors import InvalidInputError
+from latentct.core.provenance import provenance
+from latentct.discovery.common import load_for_discovery
 from latentct.discovery.methods import MethodContext, get_method, method_names
-from latentct.errors import InvalidInputError
 from latentct.nets.directions import DIRECTION_MODELS
 from latentct.nets.reconstructors import RECONSTRUCTORS
-from latentct.provenance import git_commit
 
 METHODS = method_names()
 
@@ -99,16 +96,6 @@ class DiscoveryRequest:
         return self.method
 
 
-def _provenance(model_dir: Path) -> dict[str, Any]:
-    return {
-        "command": " ".join(["latentct", *sys.argv[1:]]) if sys.argv and "latentct" in sys.argv[0] else None,
-        "model": model_dir.name,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        **git_commit(),
-    }
-
-
 def discover(model_dir: Path | str, request: DiscoveryRequest, device: str = "auto", progress: bool = True) -> DirectionSet:
     """Find directions with `request.method` and save them as `directions/<set_id>` of the model folder."""
     request = request.with_preset()
@@ -129,5 +116,5 @@ def discover(model_dir: Path | str, request: DiscoveryRequest, device: str = "au
         params={"count": len(result.directions) if request.method == "supervised" else count, **result.params},
         direction_metrics=result.direction_metrics,
         metrics=metrics,
-        extra={"provenance": _provenance(model.path), **output.extra},
+        extra={"provenance": provenance({"model": model.path.name}), **output.extra},
     )

@@ -15,11 +15,13 @@ from PIL import Image, ImageDraw
 
 from latentct.artifacts import load_direction_set
 from latentct.artifacts.directions import evaluation_paths, load_direction_set_evaluation
-from latentct.data.hu import unit_to_hu, window_to_uint8
-from latentct.discovery.common import generate, latents_from_seeds, load_for_discovery, resolve_device
+from latentct.core.device import resolve_device
+from latentct.core.errors import InvalidInputError, NotFoundError
+from latentct.core.fsutil import atomic_directory
+from latentct.core.hu import unit_to_hu, window_to_uint8
+from latentct.core.latents import latents_from_seeds
+from latentct.discovery.common import generate, load_for_discovery
 from latentct.discovery.evaluate import verdict_line
-from latentct.errors import InvalidInputError, NotFoundError
-from latentct.fsutil import atomic_directory
 
 # The API's presets (api.md): width, level in HU.
 WINDOWS: dict[str, tuple[float, float]] = {"lung": (1500.0, -600.0), "mediastinum": (350.0, 50.0), "bone": (2000.0, 500.0)}
@@ -151,8 +153,19 @@ def report_markdown(
     consensus: dict[int, dict[str, Any]],
     config: ExportConfig,
 ) -> str:
+    """report.md: the set and how it was traversed, its evaluation (when there is one), then one row per direction."""
+    lines = _header_lines(model_id, set_meta, config)
+    if evaluation is not None:
+        lines += _evaluation_lines(evaluation, set_meta["id"])
+    else:
+        lines += ["_Not evaluated yet: run `latentct evaluate`._", ""]
+    lines += _direction_lines(set_meta, consensus)
+    return "\n".join(lines) + "\n"
+
+
+def _header_lines(model_id: str, set_meta: dict[str, Any], config: ExportConfig) -> list[str]:
     set_id, count = set_meta["id"], set_meta["count"]
-    lines = [
+    return [
         f"# {model_id} / {set_id}",
         "",
         f"Method **{set_meta.get('method')}**, K = {count}, params `{json.dumps(set_meta.get('params', {}), sort_keys=True)}`.",
@@ -164,44 +177,56 @@ def report_markdown(
         "![contact sheet](contact_sheet.png)",
         "",
     ]
-    if evaluation is not None:
-        lines += [
-            "## Evaluation against the phantom factors",
-            "",
-            *_verdict_lines(evaluation.get("verdict")),
-            "| score | set | random (one set) | random sets: mean ± sd | z |",
-            "| --- | --- | --- | --- | --- |",
-        ]
-        for name, row in evaluation["comparison"].items():
-            spread = f"{_fmt(row['random_mean'])} ± {_fmt(row['random_sd'])}" if "random_mean" in row else "–"
-            lines.append(f"| {name} | {_fmt(row['set'])} | {_fmt(row['random'])} | {spread} | {_fmt(row.get('z'))} |")
-        lines += [
-            "",
-            "| factor | direction | alignment | effect (SD) | specificity | tracked | random: specificity, tracked |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
-        ]
-        base = evaluation["random_baseline"]["per_factor"]
 
-        def verdict(row: dict[str, Any]) -> str:
-            return "cleanly" if row.get("tracked_cleanly") else ("yes" if row["tracked"] else "no")
 
-        for name, row in evaluation["set"]["per_factor"].items():
-            lines.append(
-                f"| {name} | {row['direction']} | {row['alignment']:+.3f} ± {row.get('alignment_se') or 0:.3f} | "
-                f"{row['effect_sd']:.2f} | {row.get('specificity', 0):.2f} | {verdict(row)} | "
-                f"{base[name].get('specificity', 0):.2f}, {verdict(base[name])} |"
-            )
-        realism = evaluation["realism"]
-        lines += [
-            "",
-            f"Realism (Frechet distance in probe features to prior samples): centre {realism['fd_centre']:.3f}, "
-            f"ends of this set {realism['set']['fd_end']:.3f}, ends of random {realism['random']['fd_end']:.3f}.",
-            "",
-        ]
-        lines += [f"![alignment heatmap]({set_id}.eval.png)", ""]
-    else:
-        lines += ["_Not evaluated yet: run `latentct evaluate`._", ""]
-    lines += [
+def _evaluation_lines(evaluation: dict[str, Any], set_id: str) -> list[str]:
+    """The verdict, the score table, the factor table, realism and the heatmap."""
+    lines = [
+        "## Evaluation against the phantom factors",
+        "",
+        *_verdict_lines(evaluation.get("verdict")),
+        "| score | set | random (one set) | random sets: mean ± sd | z |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, row in evaluation["comparison"].items():
+        spread = f"{_fmt(row['random_mean'])} ± {_fmt(row['random_sd'])}" if "random_mean" in row else "–"
+        lines.append(f"| {name} | {_fmt(row['set'])} | {_fmt(row['random'])} | {spread} | {_fmt(row.get('z'))} |")
+    lines += ["", *_factor_lines(evaluation)]
+    realism = evaluation["realism"]
+    return [
+        *lines,
+        "",
+        f"Realism (Frechet distance in probe features to prior samples): centre {realism['fd_centre']:.3f}, "
+        f"ends of this set {realism['set']['fd_end']:.3f}, ends of random {realism['random']['fd_end']:.3f}.",
+        "",
+        f"![alignment heatmap]({set_id}.eval.png)",
+        "",
+    ]
+
+
+def _tracked(row: dict[str, Any]) -> str:
+    return "cleanly" if row.get("tracked_cleanly") else ("yes" if row["tracked"] else "no")
+
+
+def _factor_lines(evaluation: dict[str, Any]) -> list[str]:
+    """Per factor the set's direction for it beside what the random baseline's direction does."""
+    lines = [
+        "| factor | direction | alignment | effect (SD) | specificity | tracked | random: specificity, tracked |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    base = evaluation["random_baseline"]["per_factor"]
+    for name, row in evaluation["set"]["per_factor"].items():
+        lines.append(
+            f"| {name} | {row['direction']} | {row['alignment']:+.3f} ± {row.get('alignment_se') or 0:.3f} | "
+            f"{row['effect_sd']:.2f} | {row.get('specificity', 0):.2f} | {_tracked(row)} | "
+            f"{base[name].get('specificity', 0):.2f}, {_tracked(base[name])} |"
+        )
+    return lines
+
+
+def _direction_lines(set_meta: dict[str, Any], consensus: dict[int, dict[str, Any]]) -> list[str]:
+    """One row per direction: its animation, what it changes (from the evaluation), its own metrics, its label."""
+    lines = [
         "## Directions",
         "",
         "Main factor: the factor the direction changes most, in population SDs over the whole traversal.",
@@ -219,7 +244,7 @@ def report_markdown(
             f"{_fmt(m.get('best_factor_effect_sd'))} | {_fmt(m.get('best_factor_specificity'))} | {_fmt(m.get('tracks'))} | "
             f"{_fmt(m.get('change_hu'))} | {_fmt(own or None)} | {label_text} |"
         )
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _verdict_lines(verdict: dict[str, Any] | None) -> list[str]:

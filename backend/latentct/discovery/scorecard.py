@@ -38,11 +38,13 @@ from tqdm import tqdm
 from latentct.artifacts import load_direction_set
 from latentct.artifacts.directions import save_scorecard
 from latentct.artifacts.probe import load_probe
+from latentct.core.device import resolve_device
+from latentct.core.errors import InvalidInputError
+from latentct.core.hardware import cpu_has_native_bf16
+from latentct.core.latents import latents_from_seeds
 from latentct.discovery.closed_form import random_orthonormal
-from latentct.discovery.common import generate, latents_from_seeds, load_for_discovery, resolve_device
+from latentct.discovery.common import generate, load_for_discovery
 from latentct.discovery.evaluate import BASELINE_SEED, PAPER_FACTORS
-from latentct.errors import InvalidInputError
-from latentct.hardware import cpu_has_native_bf16
 
 MIN_EFFECT_SD = 1.0
 MIN_SHARE = 0.5

@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from latentct.errors import InvalidInputError
-from latentct.hardware import cpu_has_native_bf16
+from latentct.core.errors import InvalidInputError
+from latentct.core.hardware import cpu_has_native_bf16
 from latentct.nets.directions import DIRECTION_MODELS, DirectionModel, build_direction_model, row_norms
 from latentct.nets.reconstructors import RECONSTRUCTORS, build_reconstructor
 
@@ -214,6 +214,82 @@ def reconstructor_accuracy(
     return float(correct.sum() / seen.sum()), abs_error / config.rca_samples, per_direction
 
 
+def _build_training(
+    config: VoynovConfig, latent_dim: int, image_size: int, device: torch.device
+) -> tuple[DirectionModel, nn.Module, torch.optim.Optimizer]:
+    """The direction model, the reconstructor (initialised from config.seed) and one Adam over both."""
+    torch.manual_seed(config.seed)  # network initialisation
+    direction_model = build_direction_model(config.direction_model, config.count, latent_dim).to(device)
+    reconstructor = build_reconstructor(config.reconstructor, config.count, image_size).to(device).train()
+    optimizer = torch.optim.Adam(
+        [
+            {"params": list(direction_model.parameters()), "lr": config.direction_lr or config.lr},
+            {"params": list(reconstructor.parameters()), "lr": config.lr},
+        ]
+    )
+    return direction_model, reconstructor, optimizer
+
+
+@dataclass
+class _Training:
+    """What the training loop leaves behind for the metrics."""
+
+    history: list[dict[str, float]]  # every 10th step's losses and accuracy
+    running_accuracy: float | None  # exponential average of the batch accuracy (None: no step done)
+    steps_done: int
+    seconds: float
+
+
+def _train_loop(
+    generator: nn.Module,
+    direction_model: DirectionModel,
+    reconstructor: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    config: VoynovConfig,
+    latent_dim: int,
+    device: torch.device,
+    progress: bool,
+) -> _Training:
+    """config.steps training steps, or fewer when config.max_minutes runs out; batches drawn from config.seed."""
+    rng = torch.Generator(device=device).manual_seed(config.seed)
+    history: list[dict[str, float]] = []
+    started = time.perf_counter()
+    bar = tqdm(range(config.steps), desc=f"voynov {config.direction_model}/{config.reconstructor}", disable=not progress)
+    running_accuracy = None
+    steps_done = 0
+    for step in bar:
+        if config.max_minutes is not None and time.perf_counter() - started > 60 * config.max_minutes:
+            break
+        batch = sample_batch(latent_dim, config.batch_size, config, rng, device)
+        stats = train_step(generator, direction_model, reconstructor, optimizer, batch, config)
+        running_accuracy = (
+            stats["accuracy"] if running_accuracy is None else 0.95 * running_accuracy + 0.05 * stats["accuracy"]
+        )
+        if step % 10 == 0 or step == config.steps - 1:
+            history.append({"step": step, **stats})
+            bar.set_postfix(loss=f"{stats['loss']:.3f}", acc=f"{running_accuracy:.3f}")
+        steps_done = step + 1
+    bar.close()
+    return _Training(history, running_accuracy, steps_done, time.perf_counter() - started)
+
+
+def _set_metrics(config: VoynovConfig, training: _Training, rca: float, shift_mae: float) -> dict[str, Any]:
+    """The saved set's metrics: held-out RCA beside chance, and how much training was done in how long."""
+    return {
+        "rca": rca,
+        "rca_chance": 1.0 / config.count,
+        "rca_samples": config.rca_samples,
+        "rca_mode": "reconstructor in eval mode after BatchNorm recalibration on 32 fresh batches",
+        "shift_mae": shift_mae,
+        "final_train_accuracy": training.running_accuracy,
+        "train_seconds": round(training.seconds, 2),
+        "steps_done": training.steps_done,
+        "stopped_by_time_limit": training.steps_done < config.steps,
+        "steps_per_second": round(training.steps_done / max(training.seconds, 1e-9), 4),
+        "samples_seen": training.steps_done * config.batch_size,
+    }
+
+
 def train_voynov(
     generator: nn.Module,
     latent_dim: int,
@@ -228,36 +304,9 @@ def train_voynov(
     """
     config.check(latent_dim)
     device = torch.device(device)
-    torch.manual_seed(config.seed)  # network initialisation
-    direction_model = build_direction_model(config.direction_model, config.count, latent_dim).to(device)
-    reconstructor = build_reconstructor(config.reconstructor, config.count, image_size).to(device).train()
-    optimizer = torch.optim.Adam(
-        [
-            {"params": list(direction_model.parameters()), "lr": config.direction_lr or config.lr},
-            {"params": list(reconstructor.parameters()), "lr": config.lr},
-        ]
-    )
-    rng = torch.Generator(device=device).manual_seed(config.seed)
-    history: list[dict[str, float]] = []
-    started = time.perf_counter()
+    direction_model, reconstructor, optimizer = _build_training(config, latent_dim, image_size, device)
     with frozen(generator):
-        bar = tqdm(range(config.steps), desc=f"voynov {config.direction_model}/{config.reconstructor}", disable=not progress)
-        running_accuracy = None
-        steps_done = 0
-        for step in bar:
-            if config.max_minutes is not None and time.perf_counter() - started > 60 * config.max_minutes:
-                break
-            batch = sample_batch(latent_dim, config.batch_size, config, rng, device)
-            stats = train_step(generator, direction_model, reconstructor, optimizer, batch, config)
-            running_accuracy = (
-                stats["accuracy"] if running_accuracy is None else 0.95 * running_accuracy + 0.05 * stats["accuracy"]
-            )
-            if step % 10 == 0 or step == config.steps - 1:
-                history.append({"step": step, **stats})
-                bar.set_postfix(loss=f"{stats['loss']:.3f}", acc=f"{running_accuracy:.3f}")
-            steps_done = step + 1
-        bar.close()
-        train_seconds = time.perf_counter() - started
+        training = _train_loop(generator, direction_model, reconstructor, optimizer, config, latent_dim, device, progress)
         recalibrate_batch_norm(
             generator, direction_model, reconstructor, config, latent_dim, device, seed=config.seed + 2_000_003
         )
@@ -266,23 +315,10 @@ def train_voynov(
         )
     directions = direction_model.directions().detach().float().cpu()
     norms = row_norms(direction_model).float().cpu()
-    metrics = {
-        "rca": rca,
-        "rca_chance": 1.0 / config.count,
-        "rca_samples": config.rca_samples,
-        "rca_mode": "reconstructor in eval mode after BatchNorm recalibration on 32 fresh batches",
-        "shift_mae": shift_mae,
-        "final_train_accuracy": running_accuracy,
-        "train_seconds": round(train_seconds, 2),
-        "steps_done": steps_done,
-        "stopped_by_time_limit": steps_done < config.steps,
-        "steps_per_second": round(steps_done / max(train_seconds, 1e-9), 4),
-        "samples_seen": steps_done * config.batch_size,
-    }
     direction_metrics = [
         {"rca": round(acc, 4), "trained_norm": round(float(n), 5)} for acc, n in zip(per_direction, norms, strict=True)
     ]
-    return VoynovResult(directions, norms, metrics, direction_metrics, history)
+    return VoynovResult(directions, norms, _set_metrics(config, training, rca, shift_mae), direction_metrics, training.history)
 
 
 def config_params(config: VoynovConfig) -> dict[str, Any]:

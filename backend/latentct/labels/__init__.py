@@ -1,6 +1,5 @@
 """Clinicians' labels: the store (annotators, append-only label events), vocabulary, agreement and exports."""
 
-from latentct.labels.catalog import DirectionCatalog, SetIdentity
 from latentct.labels.errors import LabelStoreUnavailableError
 from latentct.labels.store import (
     Annotator,
@@ -13,12 +12,10 @@ from latentct.labels.store import (
 
 __all__ = [
     "Annotator",
-    "DirectionCatalog",
     "Label",
     "LabelQuery",
     "LabelStore",
     "LabelStoreUnavailableError",
-    "SetIdentity",
     "consensus_for_set",
     "open_label_store",
 ]

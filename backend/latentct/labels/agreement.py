@@ -1,29 +1,57 @@
-"""Inter-annotator agreement on plain data: per-direction consensus, Fleiss' kappa and Krippendorff's alpha (nominal)."""
+"""Inter-annotator agreement on plain data: per-direction consensus, Fleiss' kappa and Krippendorff's alpha (nominal).
+
+The categories are (term, sign) pairs: a label's term and whether a positive shift moves it in the term's positive
+sense (+1) or the other way (-1); a label without a sign is its own "(term, ?)" category.
+"""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
+
+Sign = int | None  # +1 / -1 against the term's positive sense; None unknown (or a term without a sense)
+Category = tuple[str, Sign]  # what agreement counts: (term, sign); (term, None) is its own "(term, ?)" category
+
+
+class Vote(NamedTuple):
+    """One annotator's current label on one direction, as agreement sees it."""
+
+    annotator: Hashable
+    direction: int
+    term: str
+    sign: Sign = None
 
 
 @dataclass(frozen=True)
 class Consensus:
-    """The most frequent term among one direction's current labels.
+    """The most frequent (term, sign) category among one direction's current labels.
 
-    `term` is None when nobody labelled the direction or when the top terms are tied (no consensus);
-    `share` is the fraction of labels that chose the top term (None without labels).
+    `term` and `sign` are None when nobody labelled the direction or when the top categories tie (no consensus);
+    `tied` then names the tied categories. `share` is the fraction of labels in the top category (None without
+    labels). "Clockwise" and "counter-clockwise" rotation are two categories: one of each is a tie, not agreement.
     """
 
     n_labels: int
     term: str | None
     share: float | None
+    sign: Sign = None
+    tied: tuple[Category, ...] = ()
 
 
 @dataclass(frozen=True)
 class DirectionAgreement:
     index: int
     consensus: Consensus
+    votes: tuple[Vote, ...] = ()
+
+    def consensus_without(self, annotator: Hashable) -> Consensus:
+        """The consensus of everyone else: what "others so far" shows the annotator who asks."""
+        return consensus_of_categories([_category(v) for v in self.votes if v.annotator != annotator])
+
+    def voted(self, annotator: Hashable) -> bool:
+        return any(vote.annotator == annotator for vote in self.votes)
 
 
 @dataclass(frozen=True)
@@ -35,14 +63,32 @@ class SetAgreement:
     krippendorff_alpha: float | None
 
 
-def consensus_of_terms(terms: Sequence[str]) -> Consensus:
-    """Majority term of one direction's labels (one label per annotator); a tie at the top gives term None."""
-    if not terms:
+def consensus_of_categories(categories: Sequence[Category]) -> Consensus:
+    """Majority (term, sign) of one direction's labels (one per annotator); a tie at the top names the tied ones."""
+    if not categories:
         return Consensus(n_labels=0, term=None, share=None)
-    ranked = Counter(terms).most_common()
-    top_term, top_count = ranked[0]
-    tied = len(ranked) > 1 and ranked[1][1] == top_count
-    return Consensus(n_labels=len(terms), term=None if tied else top_term, share=top_count / len(terms))
+    ranked = Counter(categories).most_common()
+    top_count = ranked[0][1]
+    leading = tuple(sorted((category for category, count in ranked if count == top_count), key=_category_order))
+    share = top_count / len(categories)
+    if len(leading) > 1:
+        return Consensus(n_labels=len(categories), term=None, share=share, sign=None, tied=leading)
+    term, sign = leading[0]
+    return Consensus(n_labels=len(categories), term=term, share=share, sign=sign)
+
+
+def consensus_of_terms(terms: Sequence[str]) -> Consensus:
+    """`consensus_of_categories` for labels without signs (every term in its "(term, ?)" category)."""
+    return consensus_of_categories([(term, None) for term in terms])
+
+
+def _category(vote: Vote) -> Category:
+    return (vote.term, vote.sign)
+
+
+def _category_order(category: Category) -> tuple[str, int]:
+    """A total order over categories: by term, then -1, unknown, +1."""
+    return category[0], 0 if category[1] is None else category[1]
 
 
 def fleiss_kappa(category_counts: Sequence[Sequence[int]]) -> float | None:
@@ -113,37 +159,45 @@ def coincidence_matrix(units: Sequence[Sequence[Hashable]]) -> dict[tuple[Hashab
     return dict(coincidences)
 
 
-def set_agreement(current_labels: Sequence[tuple[Hashable, int, str]], direction_count: int) -> SetAgreement:
-    """Agreement of one direction set from (annotator, direction_index, term) triples, one per annotator and direction.
+def set_agreement(current_labels: Sequence[Vote | tuple[Hashable, int, str]], direction_count: int) -> SetAgreement:
+    """Agreement of one direction set from votes (annotator, direction_index, term[, sign]), one per annotator and
+    direction.
 
-    Directions are the subjects (units), vocabulary terms the categories, annotators the raters; every direction
-    0 .. direction_count-1 appears in the answer, labelled or not.
+    Directions are the subjects (units), (term, sign) categories the categories, annotators the raters; every
+    direction 0 .. direction_count-1 appears in the answer, labelled or not.
     """
-    terms_by_direction: dict[int, list[str]] = {index: [] for index in range(direction_count)}
+    votes_by_direction: dict[int, list[Vote]] = {index: [] for index in range(direction_count)}
     seen: set[tuple[Hashable, int]] = set()
-    for annotator, direction_index, term in current_labels:
-        if (annotator, direction_index) in seen:
+    for vote in (Vote(*label) for label in current_labels):
+        if (vote.annotator, vote.direction) in seen:
             raise ValueError(
-                f"annotator {annotator!r} has two current labels for direction {direction_index}"
+                f"annotator {vote.annotator!r} has two current labels for direction {vote.direction}"
             )
-        seen.add((annotator, direction_index))
-        terms_by_direction.setdefault(direction_index, []).append(term)
+        seen.add((vote.annotator, vote.direction))
+        votes_by_direction.setdefault(vote.direction, []).append(vote)
+    categories_by_direction = {
+        index: [_category(vote) for vote in votes] for index, votes in votes_by_direction.items()
+    }
     directions = [
-        DirectionAgreement(index=index, consensus=consensus_of_terms(terms))
-        for index, terms in sorted(terms_by_direction.items())
+        DirectionAgreement(
+            index=index, consensus=consensus_of_categories(categories_by_direction[index]), votes=tuple(votes)
+        )
+        for index, votes in sorted(votes_by_direction.items())
     ]
     return SetAgreement(
         directions=directions,
-        fleiss_kappa=fleiss_kappa(_count_table(terms_by_direction)),
-        krippendorff_alpha=krippendorff_alpha_nominal(list(terms_by_direction.values())),
+        fleiss_kappa=fleiss_kappa(_count_table(categories_by_direction)),
+        krippendorff_alpha=krippendorff_alpha_nominal(list(categories_by_direction.values())),
     )
 
 
-def _count_table(terms_by_direction: Mapping[int, Sequence[str]]) -> list[list[int]]:
-    """Subjects x categories count table with a fixed column order over every term used."""
-    categories = sorted({term for terms in terms_by_direction.values() for term in terms})
+def _count_table(categories_by_direction: Mapping[int, Sequence[Category]]) -> list[list[int]]:
+    """Subjects x categories count table with a fixed column order over every category used."""
+    categories = sorted(
+        {category for found in categories_by_direction.values() for category in found}, key=_category_order
+    )
     table = []
-    for terms in terms_by_direction.values():
-        counts = Counter(terms)
+    for found in categories_by_direction.values():
+        counts = Counter(found)
         table.append([counts.get(category, 0) for category in categories])
     return table

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from latentct.errors import InvalidInputError
+from latentct.core.errors import InvalidInputError
 from latentct.labels.errors import LabelStoreUnavailableError
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,8 @@
-"""Domain errors of the label store."""
+"""Domain errors of the label store and of who may use it; api/errors.py maps each to its HTTP status."""
 
 from __future__ import annotations
 
-from latentct.errors import LatentCTError
+from latentct.core.errors import LatentCTError
 
 
 class LabelStoreUnavailableError(LatentCTError):
@@ -17,8 +17,24 @@ class LabelStoreUnavailableError(LatentCTError):
 
 
 class AuthenticationError(LatentCTError):
-    """A bearer token is missing, unknown or revoked (HTTP 401)."""
+    """A bearer token is missing, unknown or revoked (HTTP 401).
+
+    `token_given` tells the two apart: a client that sent no token is asked for one, a client whose token was refused
+    is told that token is invalid (RFC 6750 section 3.1), so it stops retrying it.
+    """
+
+    def __init__(self, message: str, token_given: bool) -> None:
+        super().__init__(message)
+        self.token_given = token_given
 
 
 class PermissionDeniedError(LatentCTError):
     """The annotator's role may not do this (HTTP 403)."""
+
+
+class ConflictError(LatentCTError):
+    """The request contradicts what is stored (HTTP 409); retrying it unchanged cannot succeed."""
+
+
+class IdempotencyConflictError(ConflictError):
+    """An Idempotency-Key was used before by the same annotator for a different label (HTTP 409)."""

@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
-from latentct.errors import InvalidInputError
-from latentct.fsutil import atomic_write_text
+from latentct.core.errors import InvalidInputError
+from latentct.core.fsutil import atomic_write_text
 from latentct.labels.store import Label, LabelStore, label_to_dict
 
 ExportFormat = Literal["csv", "json"]
@@ -31,6 +31,8 @@ CSV_COLUMNS = (
     "polarity",
     "blinded",
     "current",
+    "sign",  # +1 / -1, empty when unknown
+    "context",  # JSON text {"window", "seeds", "extent", "steps"}, empty when not sent
 )
 # Free text starting with these is run as a formula by spreadsheet programs; a leading quote keeps it text.
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -43,6 +45,7 @@ def labels_to_csv(labels: Iterable[Label]) -> str:
     writer.writeheader()
     for label in labels:
         row = label_to_dict(label)
+        row["context"] = "" if row["context"] is None else json.dumps(row["context"], sort_keys=True)
         for column in _FREE_TEXT_COLUMNS:
             if str(row[column]).startswith(_FORMULA_PREFIXES):
                 row[column] = "'" + row[column]

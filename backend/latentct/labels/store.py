@@ -8,8 +8,8 @@ import hmac
 import json
 import logging
 import threading
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -18,12 +18,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from latentct.errors import InvalidInputError, LatentCTError, NotFoundError
-from latentct.labels.agreement import SetAgreement, set_agreement
-from latentct.labels.catalog import SetIdentity
+from latentct.artifacts.catalog import SetIdentity
+from latentct.core.errors import InvalidInputError, NotFoundError
+from latentct.labels.agreement import SetAgreement, Vote, set_agreement
+from latentct.labels.context import check_sign, context_from_json, context_json
 from latentct.labels.db import WRITE_OPTION, create_label_engine, upgrade_database
-from latentct.labels.errors import LabelStoreUnavailableError
-from latentct.labels.models import (
+from latentct.labels.errors import IdempotencyConflictError, LabelStoreUnavailableError
+from latentct.labels.tables import (
     MAX_ANNOTATOR_NAME_CHARS,
     MAX_CHECKSUM_CHARS,
     MAX_ID_CHARS,
@@ -42,7 +43,7 @@ from latentct.labels.tokens import (
     hash_token,
     new_token,
 )
-from latentct.labels.vocabulary import Vocabulary, load_vocabulary
+from latentct.labels.vocabulary import Term, Vocabulary, load_vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,8 @@ class Label:
     polarity: str
     blinded: bool
     current: bool
+    sign: int | None = None  # +1 / -1 against the term's positive sense; None unknown
+    context: dict[str, Any] | None = None  # {"window", "seeds", "extent", "steps"} the annotator saw, if sent
 
 
 @dataclass(frozen=True)
@@ -100,15 +103,44 @@ class LabelQuery:
 
 
 @dataclass(frozen=True)
+class _LabelFields:
+    """A label's fields after the store's checks, ready to become a row."""
+
+    identity: SetIdentity
+    direction_index: int
+    term: str  # the vocabulary's id of the term
+    text: str
+    confidence: int
+    polarity: str
+    blinded: bool  # what the client claimed; the stored value is decided in the write transaction
+    sign: int | None = None
+    context: str | None = None  # canonical JSON text
+
+    def row(self, annotator_id: int) -> LabelRow:
+        return LabelRow(
+            annotator_id=annotator_id,
+            created_at=_utc_now(),
+            model_id=self.identity.model_id,
+            model_checksum=self.identity.model_checksum,
+            set_id=self.identity.set_id,
+            set_checksum=self.identity.set_checksum,
+            direction_index=self.direction_index,
+            term=self.term,
+            text=self.text,
+            confidence=self.confidence,
+            polarity=self.polarity,
+            blinded=self.blinded,
+            sign=self.sign,
+            context=self.context,
+        )
+
+
+@dataclass(frozen=True)
 class LabelWrite:
     """The answer to a label post: the stored label, and whether an earlier post with the same key stored it."""
 
     label: Label
     replayed: bool
-
-
-class IdempotencyConflictError(LatentCTError):
-    """An Idempotency-Key was used before by the same annotator for a different label (HTTP 409)."""
 
 
 def check_idempotency_key(key: str) -> str:
@@ -345,12 +377,24 @@ class LabelStore:
         text: str = "",
         confidence: int = 3,
         polarity: str = "",
-        blinded: bool = False,
+        blinded: bool | None = None,
         idempotency_key: str | None = None,
+        sign: int | None = None,
+        context: Mapping[str, Any] | None = None,
     ) -> Label:
         """Append one label event after checking every field; nothing is written when a check fails."""
         return self.write_label(
-            annotator, identity, direction_index, term, text, confidence, polarity, blinded, idempotency_key
+            annotator,
+            identity,
+            direction_index,
+            term,
+            text,
+            confidence,
+            polarity,
+            blinded,
+            idempotency_key,
+            sign=sign,
+            context=context,
         ).label
 
     def write_label(
@@ -362,17 +406,50 @@ class LabelStore:
         text: str = "",
         confidence: int = 3,
         polarity: str = "",
-        blinded: bool = False,
+        blinded: bool | None = None,
         idempotency_key: str | None = None,
+        sign: int | None = None,
+        context: Mapping[str, Any] | None = None,
     ) -> LabelWrite:
         """`add_label`, once per (annotator, idempotency_key): a retry with the same fields gets the first label back.
 
         The key row is inserted in the label's transaction, so a label and its key are stored together or not at all.
         The same key with other fields raises IdempotencyConflictError and stores nothing.
+
+        `blinded` is the client's claim; the stored value is the server's: true only when this annotator could not
+        have seen others' labels of the direction (see `_could_see_others`), and false whenever the client says false.
         """
         if idempotency_key is not None:
             check_idempotency_key(idempotency_key)
-        fingerprint = _request_fingerprint(identity, direction_index, term, text, confidence, polarity, blinded)
+        # the fields as posted, before normalising: a retry is recognised by what the client sent
+        fingerprint = _request_fingerprint(
+            identity, direction_index, term, text, confidence, polarity, blinded, sign, context
+        )
+        fields = self._checked_fields(identity, direction_index, term, text, confidence, polarity, blinded)
+        fields = replace(fields, sign=check_sign(sign, self._term(term)), context=context_json(context))
+        for attempt in range(2):
+            try:
+                # a fresh row per attempt: a rolled-back one keeps stale state
+                return self._store_label(annotator, fields.row(annotator.id), idempotency_key, fingerprint)
+            except IntegrityError:
+                # PostgreSQL: a concurrent request with the same key committed between our lookup and our insert,
+                # and the primary key refused ours (our label rolled back with it); the next lookup finds theirs.
+                # (SQLite writers are serialised by BEGIN IMMEDIATE and never get here.)
+                if idempotency_key is None or attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _checked_fields(
+        self,
+        identity: SetIdentity,
+        direction_index: int,
+        term: str,
+        text: str,
+        confidence: int,
+        polarity: str,
+        blinded: bool | None,
+    ) -> _LabelFields:
+        """A label's fields checked (InvalidInputError; NotFoundError for a direction the set lacks) and normalised."""
         _check_identity(identity)
         if isinstance(direction_index, bool) or not 0 <= direction_index < identity.count:
             raise NotFoundError(
@@ -388,33 +465,9 @@ class LabelStore:
             raise InvalidInputError(
                 f"confidence {confidence!r} is out of range; allowed: 1..{MAX_CONFIDENCE}"
             )
-
-        def new_row() -> LabelRow:  # a fresh row per attempt: a rolled-back one keeps stale state
-            return LabelRow(
-                annotator_id=annotator.id,
-                created_at=_utc_now(),
-                model_id=identity.model_id,
-                model_checksum=identity.model_checksum,
-                set_id=identity.set_id,
-                set_checksum=identity.set_checksum,
-                direction_index=direction_index,
-                term=vocabulary_term.id,
-                text=text,
-                confidence=confidence,
-                polarity=polarity,
-                blinded=bool(blinded),
-            )
-
-        for attempt in range(2):
-            try:
-                return self._store_label(annotator, new_row(), idempotency_key, fingerprint)
-            except IntegrityError:
-                # PostgreSQL: a concurrent request with the same key committed between our lookup and our insert,
-                # and the primary key refused ours (our label rolled back with it); the next lookup finds theirs.
-                # (SQLite writers are serialised by BEGIN IMMEDIATE and never get here.)
-                if idempotency_key is None or attempt:
-                    raise
-        raise AssertionError("unreachable")
+        # None (not said) counts as a claim of blinding: the server decides whether it holds
+        claimed = blinded is None or bool(blinded)
+        return _LabelFields(identity, direction_index, vocabulary_term.id, text, confidence, polarity, claimed)
 
     def _store_label(
         self, annotator: Annotator, row: LabelRow, idempotency_key: str | None, fingerprint: str
@@ -425,6 +478,8 @@ class LabelStore:
                 earlier = self._earlier_label(session, annotator, idempotency_key, fingerprint)
                 if earlier is not None:
                     return LabelWrite(earlier, replayed=True)
+            # inside the write transaction: on SQLite writers are serialised, so no label slips in between
+            row.blinded = bool(row.blinded) and not _could_see_others(session, annotator, row)
             session.add(row)
             session.flush()
             if idempotency_key is not None:
@@ -455,7 +510,7 @@ class LabelStore:
         ).one()
         return _label_record(stored[0], annotator.name, current=bool(stored[1]))
 
-    def _term(self, term: str) -> Any:
+    def _term(self, term: str) -> Term:
         try:
             return self.vocabulary.get(term)
         except NotFoundError as exc:
@@ -530,21 +585,27 @@ class LabelStore:
 
     def agreement(self, identity: SetIdentity) -> SetAgreement:
         """Per-direction consensus and set-wide Fleiss' kappa / Krippendorff's alpha over current labels."""
+        return self.agreement_and_labels(identity)[0]
+
+    def agreement_and_labels(self, identity: SetIdentity) -> tuple[SetAgreement, list[Label]]:
+        """`agreement` and the current labels it was computed from (one read: the two always match)."""
         labels = self.current_labels(identity)
-        triples = [(label.annotator_id, label.direction_index, label.term) for label in labels]
-        return set_agreement(triples, identity.count)
+        votes = [Vote(label.annotator_id, label.direction_index, label.term, label.sign) for label in labels]
+        return set_agreement(votes, identity.count), labels
 
 
 def consensus_for_set(store: LabelStore, identity: SetIdentity) -> dict[int, dict[str, Any]]:
-    """`DirectionSetInfo.consensus` per labelled direction: {index: {"term", "share", "n_labels"}}.
+    """Consensus per labelled direction for the server's own use: {index: {"term", "sign", "share", "n_labels"}}.
 
-    Directions nobody labelled are absent (consensus null). `term` is None when the top terms tie.
+    Unblinded: what a caller may see is decided by labels/blinding.py. Directions nobody labelled are absent.
+    `term` and `sign` are None when the top (term, sign) categories tie.
     Raises LabelStoreUnavailableError when the database is down.
     """
     agreement = store.agreement(identity)
     return {
         direction.index: {
             "term": direction.consensus.term,
+            "sign": direction.consensus.sign,
             "share": direction.consensus.share,
             "n_labels": direction.consensus.n_labels,
         }
@@ -581,6 +642,28 @@ def _is_current_expression() -> Any:
     )
 
 
+def _could_see_others(session: Session, annotator: Annotator, row: LabelRow) -> bool:
+    """Whether the annotator could have seen others' labels of this direction before this one.
+
+    Consensus is shown to admins always and to an annotator for directions they labelled, so it could have been seen
+    when another annotator's label exists and the author is an admin or labelled this direction before. A first
+    label of an annotator is blinded by construction.
+    """
+    same_direction = (
+        LabelRow.model_id == row.model_id,
+        LabelRow.set_id == row.set_id,
+        LabelRow.model_checksum == row.model_checksum,
+        LabelRow.set_checksum == row.set_checksum,
+        LabelRow.direction_index == row.direction_index,
+    )
+    others = session.scalar(select(exists().where(*same_direction, LabelRow.annotator_id != annotator.id)))
+    if not others:
+        return False
+    if annotator.is_admin:
+        return True
+    return bool(session.scalar(select(exists().where(*same_direction, LabelRow.annotator_id == annotator.id))))
+
+
 def _request_fingerprint(
     identity: SetIdentity,
     direction_index: int,
@@ -588,10 +671,16 @@ def _request_fingerprint(
     text: str,
     confidence: int,
     polarity: str,
-    blinded: bool,
+    blinded: bool | None,
+    sign: Any = None,
+    context: Any = None,
 ) -> str:
-    """sha256 of the label's fields as posted (canonical JSON): equal for a retry, different for another label."""
-    fields = {
+    """sha256 of the label's fields as posted (canonical JSON): equal for a retry, different for another label.
+
+    `sign` and `context` enter only when sent, and an unsent `blinded` counts as false, so a retry of a label
+    posted before they existed still has the fingerprint stored with its key.
+    """
+    fields: dict[str, Any] = {
         "model": identity.model_id,
         "set": identity.set_id,
         "direction": direction_index,
@@ -601,7 +690,11 @@ def _request_fingerprint(
         "polarity": polarity,
         "blinded": bool(blinded),
     }
-    canonical = json.dumps(fields, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    if sign is not None:
+        fields["sign"] = sign
+    if context is not None:
+        fields["context"] = context
+    canonical = json.dumps(fields, sort_keys=True, ensure_ascii=True, separators=(",", ":"), default=repr)
     return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
 
@@ -648,6 +741,8 @@ def _label_record(row: LabelRow, annotator_name: str, current: bool) -> Label:
         polarity=row.polarity,
         blinded=row.blinded,
         current=current,
+        sign=row.sign,
+        context=context_from_json(row.context),
     )
 
 
@@ -673,4 +768,6 @@ def label_to_dict(label: Label) -> dict[str, Any]:
         "polarity": label.polarity,
         "blinded": label.blinded,
         "current": label.current,
+        "sign": label.sign,
+        "context": label.context,
     }

@@ -24,7 +24,7 @@ import math
 import secrets
 import string
 
-from latentct.errors import InvalidInputError
+from latentct.core.errors import InvalidInputError
 
 TOKEN_BYTES = 32  # secrets.token_urlsafe(32): 43 characters, 256 bits
 MIN_ADMIN_TOKEN_BITS = 128

@@ -9,22 +9,32 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from latentct.errors import InvalidInputError, NotFoundError
+from latentct.core.errors import InvalidInputError, NotFoundError
 
 TERM_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_TERM_NAME_CHARS = 200
 MAX_TERM_DESCRIPTION_CHARS = 2000
 MAX_TERMS = 500
+MAX_POSITIVE_CHARS = 200
 
 
 @dataclass(frozen=True)
 class Term:
-    """One label term; `requires_text` terms (like "other") need free text saying what changes."""
+    """One label term; `requires_text` terms (like "other") need free text saying what changes.
+
+    `positive` is the term's positive sense ("larger", "clockwise as displayed"), or None for terms that have no
+    direction (artefact, no change): a label's `sign` says whether a positive shift moves the term in that sense.
+    """
 
     id: str
     name: str
     description: str
     requires_text: bool = False
+    positive: str | None = None
+
+    @property
+    def has_sense(self) -> bool:
+        return self.positive is not None
 
 
 @dataclass(frozen=True)
@@ -97,4 +107,27 @@ def _parse_term(entry: Any, position: int, source: str) -> Term:
         )
     if not isinstance(requires_text, bool):
         raise InvalidInputError(f"{where} ({term_id}): requires_text must be true or false")
-    return Term(id=term_id, name=name.strip(), description=description.strip(), requires_text=requires_text)
+    return Term(
+        id=term_id,
+        name=name.strip(),
+        description=description.strip(),
+        requires_text=requires_text,
+        positive=_parse_positive(entry.get("positive"), f"{where} ({term_id})"),
+    )
+
+
+def _parse_positive(value: Any, where: str) -> str | None:
+    """A term's positive sense: absent or null (no sense), else a short one-line text."""
+    if value is None:
+        return None
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or len(value) > MAX_POSITIVE_CHARS
+        or any(ord(ch) < 32 for ch in value)
+    ):
+        raise InvalidInputError(
+            f"{where}: positive must be null or a one-line text of 1..{MAX_POSITIVE_CHARS} characters, "
+            f"e.g. \"larger\"; got {value!r}"
+        )
+    return value.strip()

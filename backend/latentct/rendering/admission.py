@@ -39,7 +39,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from latentct.errors import InvalidInputError, OverloadedError
+from latentct.core.errors import InvalidInputError, OverloadedError
 
 log = logging.getLogger(__name__)
 

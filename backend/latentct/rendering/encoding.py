@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 from PIL import Image
 
-from latentct.errors import InvalidInputError
+from latentct.core.errors import InvalidInputError
 
 PNG_COMPRESS_LEVEL = 1  # with Z_RLE the level hardly matters: the strategy finds no matches beyond runs
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from latentct.errors import InvalidInputError, OverloadedError
+from latentct.core.errors import InvalidInputError, OverloadedError
 from latentct.rendering.registry import ServedModel
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Domain errors of the rendering layer beyond latentct.errors; api/errors.py maps each to its HTTP status."""
+"""Domain errors of the rendering layer beyond latentct.core.errors; api/errors.py maps each to its HTTP status."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 import re
 from pathlib import Path
 
-from latentct.errors import InvalidInputError, LatentCTError
+from latentct.core.errors import InvalidInputError, LatentCTError
 
 MAX_PUBLIC_DETAIL_CHARS = 300
 # "/a/b/c": two or more segments, not inside a word or a relative path ("1/2", "and/or", "tiny-gan/x" are kept)

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from latentct.data.hu import hu_to_unit, unit_to_hu
+from latentct.core.errors import InvalidInputError
+from latentct.core.hu import hu_to_unit, unit_to_hu
 from latentct.data.ingest import resize_hu
-from latentct.errors import InvalidInputError
 from latentct.rendering.engine import InferenceEngine
 from latentct.rendering.registry import ServedModel
 

@@ -11,25 +11,12 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import torch
 
-from latentct.errors import InvalidInputError, NotFoundError
+from latentct.core.errors import InvalidInputError, NotFoundError
 from latentct.rendering.numbers import DECIMAL_HELP, INDEX_HELP, ascii_decimal, ascii_index
 
-MAX_SEED = 2**31 - 1
 MAX_SHIFT = 30.0  # abs(v) of a shift and the largest traversal extent, in units of a unit-length direction
 MAX_INDEX_DIGITS = 9  # a direction index; no set comes near, and int() stays trivially cheap
 MAX_LATENT_ABS = 1000.0  # an explicit latent's entries; N(0, I) samples stay far below, float32 overflow far above
-
-
-def check_seed(seed: int) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise InvalidInputError(f"seed {seed!r} must be an integer in 0..{MAX_SEED}")
-    return seed
-
-
-def latent_from_seed(seed: int, latent_dim: int) -> torch.Tensor:
-    """z = torch.randn(latent_dim, generator=torch.Generator().manual_seed(seed)): float32 (latent_dim,), CPU."""
-    generator = torch.Generator().manual_seed(check_seed(seed))
-    return torch.randn(latent_dim, generator=generator, dtype=torch.float32)
 
 
 def check_shift_value(value: float, what: str) -> float:

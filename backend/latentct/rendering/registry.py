@@ -1,7 +1,7 @@
 """The model registry: every model folder of the models dir loaded onto the serving device, with its direction sets.
 
 A folder that fails to load is recorded by name with its error and the others still serve. The registry is built in
-the app's lifespan (never at import) and implements latentct.labels.catalog.DirectionCatalog for the label layer.
+the app's lifespan (never at import) and implements latentct.artifacts.catalog.DirectionCatalog for the label layer.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from torch import nn
 
 from latentct import INTENDED_USE
 from latentct.artifacts import list_direction_sets, list_model_dirs, load_direction_set, load_model, validate_id
+from latentct.artifacts.catalog import SetIdentity
 from latentct.artifacts.directions import load_scorecard
-from latentct.errors import ArtifactError, InvalidInputError, NotFoundError
-from latentct.hardware import cpu_has_native_bf16
-from latentct.labels.catalog import SetIdentity
+from latentct.core.errors import ArtifactError, NotFoundError
+from latentct.core.hardware import cpu_has_native_bf16
 from latentct.rendering.errors import NotReadyError, public_detail
 from latentct.rendering.serving_forms import form_name, serving_form
 
@@ -34,17 +34,6 @@ log = logging.getLogger(__name__)
 HALF_CHECK_SAMPLES = 64
 HALF_CHECK_SEED = 20240601
 Forward = Callable[[torch.Tensor], torch.Tensor]
-
-
-def resolve_device(requested: str) -> torch.device:
-    """'auto' -> cuda when torch sees a GPU, else cpu; an explicit 'cuda' without one is a configuration error."""
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise InvalidInputError("device 'cuda' was requested but torch sees no CUDA device; use --device auto or cpu")
-    if requested not in ("cpu", "cuda"):
-        raise InvalidInputError(f"device {requested!r} must be one of auto, cpu, cuda")
-    return torch.device(requested)
 
 
 def half_tolerance_hu(hu_range: tuple[float, float]) -> float:
@@ -110,6 +99,13 @@ class ServedModel:
         if self.forward is not None:  # not `or`: a compiled module has no bool
             return self.forward(latents)
         return (self.form if self.form is not None else self.generator)(latents)
+
+    def fall_back_to_eager(self) -> None:
+        """Drop the compiled form (compiling failed at warm-up); the serving form runs uncompiled from now on.
+
+        `compiled` is part of `backend_key`, so the ETags change with it: the eager bytes may differ by rounding.
+        """
+        self.forward, self.compiled = None, False
 
     def direction_set(self, set_id: str) -> ServedDirectionSet:
         validate_id("direction set id", set_id)

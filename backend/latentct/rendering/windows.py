@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from latentct.data.hu import unit_to_hu, window_to_uint8
-from latentct.errors import InvalidInputError
+from latentct.core.errors import InvalidInputError
+from latentct.core.hu import unit_to_hu, window_to_uint8
 from latentct.rendering.numbers import DECIMAL_HELP, ascii_decimal
 
 # (width, level) in HU, as the contract names them

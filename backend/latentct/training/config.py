@@ -10,8 +10,8 @@ from typing import Any
 
 import tomllib
 
-from latentct.errors import InvalidInputError
-from latentct.training.runtime import DEVICES
+from latentct.core.device import DEVICES
+from latentct.core.errors import InvalidInputError
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from latentct.errors import DatasetError, InvalidInputError, LatentCTError
+from latentct.core.errors import DatasetError, InvalidInputError, LatentCTError
 
 
 @dataclass

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from latentct.data.hu import unit_to_hu, window_to_uint8
-from latentct.fsutil import atomic_write_bytes
+from latentct.core.fsutil import atomic_write_bytes
+from latentct.core.hu import unit_to_hu, window_to_uint8
 
 # A wide window shows lung (dark), soft tissue (grey) and bone (white) at once: HU -1000..1000.
 GRID_WINDOW = {"width": 2000.0, "level": 0.0}

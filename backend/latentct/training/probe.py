@@ -14,10 +14,12 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from latentct.artifacts.probe import save_probe
-from latentct.errors import DatasetError, InvalidInputError
+from latentct.core.device import resolve_device
+from latentct.core.errors import DatasetError, InvalidInputError
+from latentct.core.provenance import provenance
 from latentct.nets.probe import PhantomProbe
 from latentct.training.data import TrainingData, open_split
-from latentct.training.runtime import provenance, resolve_device, torch_threads
+from latentct.training.runtime import torch_threads
 
 
 @dataclass

@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from latentct.artifacts.probe import Probe, load_probe
-from latentct.errors import ArtifactError
-from latentct.metrics import factor_distribution_distance, frechet_distance
+from latentct.core.errors import ArtifactError
+from latentct.core.metrics import factor_distribution_distance, frechet_distance
 
 QUALITY_SEED = 20220  # latents for quality samples: fixed, so two models are compared on the same draw
 

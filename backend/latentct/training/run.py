@@ -20,15 +20,16 @@ from tqdm import tqdm
 from latentct.artifacts import save_model, validate_id
 from latentct.artifacts._io import read_json, write_json
 from latentct.artifacts.checkpoints import TrainingState, has_training_state, load_training_state, save_training_state
-from latentct.errors import ArtifactError, InvalidInputError
-from latentct.fsutil import atomic_write_text, ensure_writable_dir
+from latentct.core.errors import ArtifactError, InvalidInputError
+from latentct.core.fsutil import atomic_write_text, ensure_writable_dir
+from latentct.core.provenance import provenance
 from latentct.training import quality
 from latentct.training.augment import random_affine
 from latentct.training.config import CommonConfig, GANConfig, VAEConfig, arch_of, build_config, config_from_record
 from latentct.training.data import TrainingData, batches_per_epoch, check_batch_size, epoch_batches, open_split
 from latentct.training.gan import GANTrainer
 from latentct.training.images import read_metrics, save_curves_png, save_grid_png
-from latentct.training.runtime import Runtime, provenance, start_runtime, stop_runtime, torch_threads
+from latentct.training.runtime import Runtime, start_runtime, stop_runtime, torch_threads
 from latentct.training.vae import VAETrainer
 
 CONFIG_JSON = "config.json"
@@ -270,86 +271,167 @@ def _over_budget(config: CommonConfig, started: float) -> bool:
     return bool(config.max_minutes) and time.time() - started >= config.max_minutes * 60.0
 
 
+@dataclass
+class _Loop:
+    """One process's epoch loop: what stays fixed from step to step, and when this process last wrote a checkpoint."""
+
+    trainer: Trainer
+    config: CommonConfig
+    train: TrainingData
+    out: Path
+    runtime: Runtime
+    tracker: quality.QualityTracker | None
+    progress: bool
+    started: float  # time.time() at the run's start, counting the time of the sessions before a resume
+    steps_per_epoch: int
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None
+    fixed_latents: torch.Tensor  # (sample_count, latent_dim): every epoch's sample grid shows the same latents
+    last_checkpoint: float | None = None  # _clock() of the last one; None: the first epoch end writes one
+
+    def elapsed(self) -> float:
+        return time.time() - self.started
+
+
+class _LossWindow:
+    """Loss sums since the last "step" record, kept on the device so that only a record reads them (one sync)."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.steps = 0
+        self.start = time.time()
+
+    def add(self, losses: dict[str, torch.Tensor]) -> None:
+        self.steps += 1
+        for key, value in losses.items():
+            self.sums[key] = self.sums.get(key, torch.zeros((), device=value.device)) + value.float()
+
+
 def _train_epochs(
     trainer: Trainer, config: CommonConfig, train: TrainingData, out: Path, runtime: Runtime, position: Position,
     rng_state: torch.Tensor | None, progress: bool, tracker: quality.QualityTracker | None = None,
 ) -> Position:
-    steps_per_epoch = batches_per_epoch(len(train), config.batch_size, runtime.world_size)
+    """Epochs from `position` on, until config.epochs or until config.max_minutes is spent (stopped_by says which)."""
     sample_rng = torch.Generator().manual_seed(config.sample_seed)
-    fixed_latents = torch.randn(config.sample_count, config.latent_dim, generator=sample_rng)
-    augment = make_augment(config)
-    images_per_step = config.batch_size * runtime.world_size
-    started = time.time() - position.elapsed_s
-    last_checkpoint: float | None = None  # none written by this process yet: the first epoch end writes one
+    loop = _Loop(
+        trainer, config, train, out, runtime, tracker, progress, started=time.time() - position.elapsed_s,
+        steps_per_epoch=batches_per_epoch(len(train), config.batch_size, runtime.world_size), augment=make_augment(config),
+        fixed_latents=torch.randn(config.sample_count, config.latent_dim, generator=sample_rng),
+    )
     for epoch in range(position.epoch, config.epochs):
-        rng = _epoch_rng(config.seed, runtime.rank, epoch, runtime.device)
         first = position.batch if epoch == position.epoch else 0
-        if first > 0:  # mid-epoch resume: rank 0 continues its exact stream; other ranks get a fresh, seeded one
-            if runtime.is_main and rng_state is not None:
-                rng.set_state(rng_state)
-            else:
-                rng.manual_seed(config.seed * 1_000_003 + runtime.rank * 10_007 + epoch * 7919 + first)
-        batches = epoch_batches(len(train), config.batch_size, epoch=epoch, seed=config.seed, rank=runtime.rank,
-                                world_size=runtime.world_size)
-        trainer.train_mode()
-        bar = tqdm(range(first, steps_per_epoch), desc=f"{trainer.kind} epoch {epoch + 1}/{config.epochs}",
-                   disable=not (progress and runtime.is_main), unit="step", dynamic_ncols=True)
-        sums: dict[str, torch.Tensor] = {}
-        window_start, window_steps, epoch_start = time.time(), 0, time.time()
-        for b in bar:
-            real = train.images(sorted(batches[b])).to(runtime.device, non_blocking=True)
-            real = real.contiguous(memory_format=runtime.memory_format)
-            if augment is not None:
-                real = augment(real, rng)
-            losses = trainer.step(real, rng, epoch + b / steps_per_epoch)
-            position.step += 1
-            window_steps += 1
-            for key, value in losses.items():
-                sums[key] = sums.get(key, torch.zeros((), device=value.device)) + value.float()
-            last = b == steps_per_epoch - 1
-            if position.step % config.log_every_steps == 0 or last:
-                means = _mean_across_ranks({k: float(v) / window_steps for k, v in sums.items()}, runtime)
-                elapsed = time.time() - window_start
-                images_per_s = window_steps * config.batch_size * runtime.world_size / max(elapsed, 1e-9)
-                record = {"event": "step", "epoch": epoch + 1, "step": position.step,
-                          **{k: round(v, 5) for k, v in means.items()},
-                          "images_per_s": round(images_per_s, 2), "time_s": round(time.time() - started, 1)}
-                bar.set_postfix({k: f"{v:.3f}" for k, v in means.items()})
-                if runtime.is_main:
-                    _append_metrics(out, record)
-                sums, window_start, window_steps = {}, time.time(), 0
-            if tracker is not None and config.quality_every_steps and position.step % config.quality_every_steps == 0:
-                _track_quality(trainer, tracker, out, position.step, position.step * images_per_step, time.time() - started)
-            every = config.checkpoint_every_steps
-            if every and position.step % every == 0 and not last and runtime.is_main:
-                _checkpoint(trainer, out, Position(epoch, b + 1, position.step, time.time() - started), rng, config)
-                last_checkpoint = _clock()
-            if not last and _over_budget(config, started):
-                bar.close()
-                position = Position(epoch, b + 1, position.step, time.time() - started, stopped_by="max_minutes")
-                if runtime.is_main:
-                    _checkpoint(trainer, out, position, rng, config)
-                    _append_metrics(out, {"event": "stop", "reason": "max_minutes", "step": position.step,
-                                          "time_s": round(position.elapsed_s, 1)})
-                return position
-        bar.close()
-        position = Position(epoch + 1, 0, position.step, time.time() - started)
-        budget_spent = epoch + 1 < config.epochs and _over_budget(config, started)
-        if runtime.is_main:
-            _append_metrics(out, {"event": "epoch", "epoch": epoch + 1, "step": position.step,
-                                  "epoch_s": round(time.time() - epoch_start, 1), "time_s": round(position.elapsed_s, 1)})
-            if budget_spent or _checkpoint_due(config, epoch, position.step, last_checkpoint):
-                _checkpoint(trainer, out, position, rng, config)
-                last_checkpoint = _clock()
-            save_grid_png(_sample_images(trainer, fixed_latents, runtime), out / SAMPLES_DIR / f"epoch_{epoch + 1:03d}.png")
-            save_curves_png(out / METRICS_JSONL, out / "curves.png", trainer.curve_keys)
-        runtime.barrier()
-        if budget_spent:
-            if runtime.is_main:
-                _append_metrics(out, {"event": "stop", "reason": "max_minutes", "step": position.step,
-                                      "time_s": round(position.elapsed_s, 1)})
+        rng = _epoch_stream(loop, epoch, first, rng_state)
+        epoch_start = time.time()
+        position = _train_epoch(loop, epoch, first, position, rng)
+        if position.stopped_by == "max_minutes":
+            return position
+        if _end_epoch(loop, epoch, position, rng, epoch_start):
             return dataclasses.replace(position, stopped_by="max_minutes")
     return position
+
+
+def _epoch_stream(loop: _Loop, epoch: int, first: int, rng_state: torch.Tensor | None) -> torch.Generator:
+    """The epoch's random stream, positioned for batch `first`."""
+    config, runtime = loop.config, loop.runtime
+    rng = _epoch_rng(config.seed, runtime.rank, epoch, runtime.device)
+    if first > 0:  # mid-epoch resume: rank 0 continues its exact stream; other ranks get a fresh, seeded one
+        if runtime.is_main and rng_state is not None:
+            rng.set_state(rng_state)
+        else:
+            rng.manual_seed(config.seed * 1_000_003 + runtime.rank * 10_007 + epoch * 7919 + first)
+    return rng
+
+
+def _train_epoch(loop: _Loop, epoch: int, first: int, position: Position, rng: torch.Generator) -> Position:
+    """Batches `first`.. of one epoch: step, log, track quality, checkpoint when due; a spent time budget stops it
+    mid-epoch (checkpointed, stopped_by "max_minutes")."""
+    config, runtime = loop.config, loop.runtime
+    batches = epoch_batches(len(loop.train), config.batch_size, epoch=epoch, seed=config.seed, rank=runtime.rank,
+                            world_size=runtime.world_size)
+    loop.trainer.train_mode()
+    bar = tqdm(range(first, loop.steps_per_epoch), desc=f"{loop.trainer.kind} epoch {epoch + 1}/{config.epochs}",
+               disable=not (loop.progress and runtime.is_main), unit="step", dynamic_ncols=True)
+    window = _LossWindow()
+    for b in bar:
+        window.add(_step_on_batch(loop, batches[b], rng, epoch + b / loop.steps_per_epoch))
+        position.step += 1
+        last = b == loop.steps_per_epoch - 1
+        if position.step % config.log_every_steps == 0 or last:
+            _log_window(loop, window, bar, epoch, position.step)
+            window = _LossWindow()
+        _after_step(loop, epoch, b, position.step, rng, last)
+        if not last and _over_budget(config, loop.started):
+            bar.close()
+            return _stop_mid_epoch(loop, Position(epoch, b + 1, position.step, loop.elapsed(), stopped_by="max_minutes"), rng)
+    bar.close()
+    return Position(epoch + 1, 0, position.step, loop.elapsed())
+
+
+def _step_on_batch(loop: _Loop, indices: list[int], rng: torch.Generator, progress_epochs: float) -> dict[str, torch.Tensor]:
+    """One optimiser step on the slices at `indices`, augmented when the run augments; the step's losses."""
+    runtime = loop.runtime
+    real = loop.train.images(sorted(indices)).to(runtime.device, non_blocking=True)
+    real = real.contiguous(memory_format=runtime.memory_format)
+    if loop.augment is not None:
+        real = loop.augment(real, rng)
+    return loop.trainer.step(real, rng, progress_epochs)
+
+
+def _log_window(loop: _Loop, window: _LossWindow, bar: tqdm, epoch: int, step: int) -> None:
+    """One "step" record: the window's mean losses (averaged over ranks: every rank calls this) and throughput."""
+    config, runtime = loop.config, loop.runtime
+    means = _mean_across_ranks({k: float(v) / window.steps for k, v in window.sums.items()}, runtime)
+    elapsed = time.time() - window.start
+    images_per_s = window.steps * config.batch_size * runtime.world_size / max(elapsed, 1e-9)
+    record = {"event": "step", "epoch": epoch + 1, "step": step, **{k: round(v, 5) for k, v in means.items()},
+              "images_per_s": round(images_per_s, 2), "time_s": round(loop.elapsed(), 1)}
+    bar.set_postfix({k: f"{v:.3f}" for k, v in means.items()})
+    if runtime.is_main:
+        _append_metrics(loop.out, record)
+
+
+def _after_step(loop: _Loop, epoch: int, b: int, step: int, rng: torch.Generator, last: bool) -> None:
+    """Quality tracking and a step checkpoint, when they fall on this step (an epoch's last step checkpoints at the
+    epoch end instead)."""
+    config = loop.config
+    if loop.tracker is not None and config.quality_every_steps and step % config.quality_every_steps == 0:
+        images_seen = step * config.batch_size * loop.runtime.world_size
+        _track_quality(loop.trainer, loop.tracker, loop.out, step, images_seen, loop.elapsed())
+    every = config.checkpoint_every_steps
+    if every and step % every == 0 and not last and loop.runtime.is_main:
+        _checkpoint(loop.trainer, loop.out, Position(epoch, b + 1, step, loop.elapsed()), rng, config)
+        loop.last_checkpoint = _clock()
+
+
+def _append_stop(out: Path, position: Position) -> None:
+    _append_metrics(out, {"event": "stop", "reason": "max_minutes", "step": position.step,
+                          "time_s": round(position.elapsed_s, 1)})
+
+
+def _stop_mid_epoch(loop: _Loop, position: Position, rng: torch.Generator) -> Position:
+    """The time budget ran out inside an epoch: rank 0 checkpoints there, so a resume continues from this batch."""
+    if loop.runtime.is_main:
+        _checkpoint(loop.trainer, loop.out, position, rng, loop.config)
+        _append_stop(loop.out, position)
+    return position
+
+
+def _end_epoch(loop: _Loop, epoch: int, position: Position, rng: torch.Generator, epoch_start: float) -> bool:
+    """Rank 0 logs the epoch, checkpoints when due (always when the budget is spent), draws the samples and curves;
+    every rank waits for it. Returns whether the time budget ends the run here."""
+    config, runtime, out = loop.config, loop.runtime, loop.out
+    budget_spent = epoch + 1 < config.epochs and _over_budget(config, loop.started)
+    if runtime.is_main:
+        _append_metrics(out, {"event": "epoch", "epoch": epoch + 1, "step": position.step,
+                              "epoch_s": round(time.time() - epoch_start, 1), "time_s": round(position.elapsed_s, 1)})
+        if budget_spent or _checkpoint_due(config, epoch, position.step, loop.last_checkpoint):
+            _checkpoint(loop.trainer, out, position, rng, config)
+            loop.last_checkpoint = _clock()
+        save_grid_png(_sample_images(loop.trainer, loop.fixed_latents, runtime), out / SAMPLES_DIR / f"epoch_{epoch + 1:03d}.png")
+        save_curves_png(out / METRICS_JSONL, out / "curves.png", loop.trainer.curve_keys)
+    runtime.barrier()
+    if budget_spent and runtime.is_main:
+        _append_stop(out, position)
+    return budget_spent
 
 
 def _final_metrics(
@@ -374,7 +456,7 @@ def _final_metrics(
 
 @torch.no_grad()
 def _reconstruction_mae_hu(trainer: Trainer, images: torch.Tensor, runtime: Runtime) -> float:
-    from latentct.data.hu import HU_RANGE
+    from latentct.core.hu import HU_RANGE
 
     encoder, decoder = trainer.nets["encoder"].eval(), trainer.generator.eval()
     errors = []

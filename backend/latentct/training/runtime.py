@@ -1,39 +1,19 @@
-"""Where and how a training process runs: device choice, torchrun/DDP process group, mixed precision, provenance."""
+"""Where and how a training process runs: torchrun/DDP process group, mixed precision, threads (device: core.device)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import platform
-import shlex
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
 
-from latentct.errors import InvalidInputError
-from latentct.hardware import cpu_has_native_bf16
-from latentct.provenance import git_commit
-
-DEVICES = ("auto", "cpu", "cuda")
-
-
-def resolve_device(device: str, local_rank: int = 0) -> torch.device:
-    """"auto" takes CUDA when present; under torchrun each process takes the GPU of its LOCAL_RANK."""
-    if device not in DEVICES and not device.startswith("cuda:"):
-        raise InvalidInputError(f"device {device!r} is not one of {list(DEVICES)} (or cuda:N)")
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise InvalidInputError(f"device {device!r} was asked for but this machine has no CUDA GPU")
-        if device == "cuda":
-            device = f"cuda:{local_rank % torch.cuda.device_count()}"
-    return torch.device(device)
+from latentct.core.device import resolve_device
+from latentct.core.errors import InvalidInputError
+from latentct.core.hardware import cpu_has_native_bf16
 
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
@@ -131,16 +111,3 @@ def torch_threads(threads: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def provenance(extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Command line, source commit and software versions: what a card needs to say how it was made."""
-    program = Path(sys.argv[0]).name
-    if program in ("cli.py", "__main__.py", "latentct"):  # `python -m latentct.cli ...` is `latentct ...`
-        program = "latentct"
-    return {
-        "command": " ".join(shlex.quote(arg) for arg in [program, *sys.argv[1:]]),
-        **git_commit(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "host": platform.node(),
-        **(extra or {}),
-    }

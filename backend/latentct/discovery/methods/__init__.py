@@ -58,7 +58,7 @@ def method_names() -> tuple[str, ...]:
 
 
 def get_method(name: str) -> Method:
-    from latentct.errors import InvalidInputError
+    from latentct.core.errors import InvalidInputError
 
     _load_all()
     if name not in METHODS:

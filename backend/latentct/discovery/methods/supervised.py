@@ -18,8 +18,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from latentct.core.errors import InvalidInputError
 from latentct.discovery.closed_form import ClosedFormResult
-from latentct.errors import InvalidInputError
 
 
 @dataclass

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 
-from latentct.labels.models import Base
+from latentct.labels.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

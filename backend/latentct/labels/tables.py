@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
 )
@@ -93,6 +94,9 @@ class LabelRow(Base):
     confidence: Mapped[int] = mapped_column(Integer)
     polarity: Mapped[str] = mapped_column(String(MAX_POLARITY_CHARS), default="")
     blinded: Mapped[bool] = mapped_column(Boolean, default=False)
+    # v0003: +1 / -1 against the term's positive sense, NULL unknown; the context as canonical JSON text, NULL if not sent
+    sign: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    context: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class LabelIdempotencyKeyRow(Base):

@@ -1,4 +1,8 @@
-"""What the label layer needs to know about served models: the identity of a direction set, checksums included."""
+"""The identity of a served direction set, checksums included, and the catalog that answers it.
+
+It lives with the artifacts because it describes their files (weights and direction matrix checksums): the serving
+registry implements the catalog and the label layer reads it, neither importing the other.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +22,8 @@ class SetIdentity:
 
 
 class DirectionCatalog(Protocol):
-    """Implemented by the serving registry (`app.state.registry`)."""
+    """Implemented by the serving registry (`app.state.registry`); read by the label routes."""
 
     def direction_set_identity(self, model_id: str, set_id: str) -> SetIdentity:
-        """Return the set's identity; raise latentct.errors.NotFoundError for an unknown model or set."""
+        """Return the set's identity; raise latentct.core.errors.NotFoundError for an unknown model or set."""
         ...

@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from latentct.errors import InvalidInputError
+from latentct.core.errors import InvalidInputError
 
 
 def _fsync_dir(path: Path) -> None:

@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from latentct.errors import InvalidInputError
+from latentct.core.errors import InvalidInputError
 
 # The paper's preprocessing: HU clipped to [-1000, 2000], then mapped linearly onto [-1, 1].
 HU_RANGE: tuple[float, float] = (-1000.0, 2000.0)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from scipy import linalg, stats
 
-from latentct.errors import InvalidInputError
+from latentct.core.errors import InvalidInputError
 
 
 def _as_matrix(name: str, values: Any) -> np.ndarray:

@@ -1,0 +1,186 @@
+"""Volume endpoints: a synthetic stack along a slice-level direction as NIfTI, a DICOM zip, its measurements, or a reformat.
+
+Synthetic images for research only, not for clinical use. A volume is rendered on the inference engine's worker (one
+job: the shift search, the path, the forward passes and, for json, the measurements) under a ticket of the render
+budget sized by its slices, so a volume cannot bypass overload protection; the encoding runs on the budget's lanes.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from latentct.api.deps import AdmissionDep, EngineDep, ModelDep, RegistryDep
+from latentct.artifacts.probe import PROBE_DIR_NAME, PROBE_JSON, Probe, load_probe
+from latentct.core.latents import MAX_SEED
+from latentct.labels import LabelStore, LabelStoreUnavailableError, consensus_for_set
+from latentct.rendering.admission import RenderAdmission
+from latentct.rendering.encoding import png_bytes
+from latentct.rendering.engine import InferenceEngine
+from latentct.rendering.registry import ModelRegistry, ServedModel
+from latentct.rendering.volume_export import dicom_zip_bytes, nifti_bytes
+from latentct.rendering.volume_metrics import measure_volume
+from latentct.rendering.volumes import (
+    DEFAULT_SLICES,
+    MAX_SLICES,
+    MIN_SLICES,
+    Volume,
+    VolumeModel,
+    VolumeRequest,
+    build_volume,
+    reformat,
+)
+from latentct.rendering.windows import parse_window, unit_to_grey
+
+router = APIRouter(tags=["volumes"])
+
+LOCKED_COST = 4  # a locked path runs backward passes too: it takes that many frames' share of the budget per slice
+MAX_INDEX = 4096
+VOLUME_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/gzip": {}, "application/zip": {}, "application/json": {}},
+          "description": "NIfTI (.nii.gz), a zip of one DICOM file per slice, or the measurements and shifts (json)"},
+    404: {"description": "unknown model or direction set"},
+    422: {"description": "a parameter is out of range, or the set has no slice-level direction"},
+    503: {"description": "overloaded or warming up (Retry-After)"},
+}
+_probes: dict[Path, Probe | None] = {}
+_probes_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class VolumeParams:
+    set_id: str
+    direction: int | None
+    seed: int
+    slices: int
+    path: str
+
+
+async def volume_params(
+    set_id: Annotated[str, Query(alias="set", min_length=1, max_length=64, description="direction set id")],
+    direction: Annotated[
+        int | None, Query(ge=0, le=999_999, description="direction index; default: consensus slice_level, else scorecard")
+    ] = None,
+    seed: Annotated[int, Query(ge=0, le=MAX_SEED, description=f"0..{MAX_SEED}: the base latent")] = 0,
+    slices: Annotated[int, Query(ge=MIN_SLICES, le=MAX_SLICES, description=f"{MIN_SLICES}..{MAX_SLICES}")] = DEFAULT_SLICES,
+    path: Annotated[Literal["straight", "locked"], Query(description="straight, or locked (other factors held)")] = "straight",
+) -> VolumeParams:
+    return VolumeParams(set_id, direction, seed, slices, path)
+
+
+VolumeParamsDep = Annotated[VolumeParams, Depends(volume_params)]
+
+
+def served_probe(models_dir: Path) -> Probe | None:
+    """The phantom probe beside the served models, loaded once; None when there is none (shifts fall back to +-6)."""
+    with _probes_lock:
+        if models_dir not in _probes:
+            probe_dir = models_dir / PROBE_DIR_NAME
+            _probes[models_dir] = load_probe(probe_dir) if (probe_dir / PROBE_JSON).is_file() else None
+        return _probes[models_dir]
+
+
+def _consensus(store: LabelStore | None, registry: ModelRegistry, model_id: str, set_id: str) -> dict[int, str | None] | None:
+    """Direction -> the annotators' consensus term, or None when the label store is absent or unreadable."""
+    if store is None:
+        return None
+    try:
+        found = consensus_for_set(store, registry.direction_set_identity(model_id, set_id))
+    except LabelStoreUnavailableError:
+        return None
+    return {k: v.get("term") for k, v in found.items()}
+
+
+async def _render(
+    request: Request, model: ServedModel, registry: ModelRegistry, engine: InferenceEngine, params: VolumeParams, measure: bool
+) -> tuple[Volume, dict[str, Any] | None]:
+    """The volume (and its measurements) built on the engine's worker."""
+    direction_set = model.direction_set(params.set_id)
+    store = getattr(request.app.state, "label_store", None)
+    consensus = await run_in_threadpool(_consensus, store, registry, model.id, direction_set.id)
+    models_dir = Path(request.app.state.settings.models_dir)
+    volume_request = VolumeRequest(
+        set_id=direction_set.id, directions=direction_set.directions, seed=params.seed, direction=params.direction,
+        slices=params.slices, path=params.path, consensus=consensus, scorecard=model.scorecard,
+    )
+
+    def job() -> tuple[Volume, dict[str, Any] | None]:
+        probe = served_probe(models_dir)
+        vmodel = VolumeModel.of_served(model)
+        volume = build_volume(vmodel, volume_request, probe)
+        return volume, (measure_volume(volume, vmodel, probe) if measure else None)
+
+    return await engine.call(job)
+
+
+def _cost(model: ServedModel, params: VolumeParams) -> int:
+    return params.slices * model.image_size * model.image_size * (LOCKED_COST if params.path == "locked" else 1)
+
+
+def _description(volume: Volume) -> dict[str, Any]:
+    return {
+        "set": volume.set_id, "direction": volume.direction, "direction_source": volume.direction_source,
+        "path": volume.path, "slices": volume.count, "shifts": volume.shifts, "level_targets": volume.level_targets,
+        "slice_spacing_mm": volume.slice_spacing_mm, "pixel_spacing_mm": volume.pixel_spacing_mm, "notes": volume.notes,
+    }
+
+
+async def _admitted(
+    request: Request, model: ServedModel, registry: ModelRegistry, engine: InferenceEngine, admission: RenderAdmission,
+    params: VolumeParams, measure: bool, encode: Any,
+) -> Any:
+    """Render under a ticket of the render budget, then encode on its lane; the ticket is given back after."""
+    ticket = admission.admit(_cost(model, params))
+    try:
+        volume, measurements = await _render(request, model, registry, engine, params, measure)
+    except BaseException:
+        ticket.release()
+        raise
+    return await admission.encode(ticket, lambda: encode(volume, measurements))
+
+
+@router.get("/models/{model}/volume", response_class=Response, responses=VOLUME_RESPONSES,
+            summary="a synthetic volume along a slice-level direction (research only, not for clinical use)")
+async def get_volume(
+    model: ModelDep, params: VolumeParamsDep, request: Request, registry: RegistryDep, engine: EngineDep,
+    admission: AdmissionDep,
+    format: Annotated[Literal["nii.gz", "dicom-zip", "json"], Query(description="nii.gz, dicom-zip or json")] = "nii.gz",
+) -> Response:
+    def encode(volume: Volume, measurements: dict[str, Any] | None) -> tuple[bytes, str, str]:
+        if format == "json":
+            body = {**_description(volume), "measurements": measurements, "intended_use": model.intended_use}
+            return json.dumps(body).encode("utf-8"), "application/json", ""
+        if format == "dicom-zip":
+            return dicom_zip_bytes(volume), "application/zip", f"{model.id}-{volume.set_id}-{volume.direction}-dicom.zip"
+        return nifti_bytes(volume), "application/gzip", f"{model.id}-{volume.set_id}-{volume.direction}.nii.gz"
+
+    body, media_type, filename = await _admitted(
+        request, model, registry, engine, admission, params, format == "json", encode
+    )
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'} if filename else {}
+    return Response(body, media_type=media_type, headers=headers)
+
+
+@router.get("/models/{model}/volume/reformat.png", response_class=Response, responses=VOLUME_RESPONSES,
+            summary="one axial, coronal or sagittal plane of a volume, square pixels, 8-bit PNG")
+async def get_reformat(
+    model: ModelDep, params: VolumeParamsDep, request: Request, registry: RegistryDep, engine: EngineDep,
+    admission: AdmissionDep,
+    plane: Annotated[Literal["axial", "coronal", "sagittal"], Query(description="axial, coronal or sagittal")] = "coronal",
+    index: Annotated[int | None, Query(ge=0, le=MAX_INDEX, description="slice, row or column; default the middle")] = None,
+    window: Annotated[str, Query(max_length=40, description="full, lung, mediastinum, bone or 'W,L'")] = "full",
+) -> Response:
+    parsed = parse_window(window)
+
+    def encode(volume: Volume, _: dict[str, Any] | None) -> bytes:
+        section = reformat(volume, plane, index)
+        return png_bytes(unit_to_grey(section[None], volume.hu_range, parsed)[0])
+
+    body = await _admitted(request, model, registry, engine, admission, params, False, encode)
+    return Response(body, media_type="image/png")

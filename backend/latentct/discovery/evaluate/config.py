@@ -1,0 +1,49 @@
+"""What an evaluation is asked for (EvaluationConfig) and the thresholds fixed before looking at results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from latentct.core.errors import InvalidInputError
+
+# The factors the paper reported finding (by eye); named as the phantom records them.
+PAPER_FACTORS = ("rotation_deg", "breast_size", "fat_thickness", "y_offset", "z_position")
+TRACK_MIN_ALIGNMENT = 0.7
+TRACK_MIN_EFFECT = 0.5
+CLEAN_MIN_SPECIFICITY = 0.5**0.5  # more than half of the direction's squared standardised change is this factor
+BASELINE_SEED = 1_234_567
+RANDOM_DRAWS = 1000
+HEADLINE_SCORE = "effect_disentanglement"
+CLEAR_MIN_Z = 3.0
+MIN_RANDOM_SD = 1e-4  # scores are rounded to 4 decimals: a smaller spread is rounding, not a scale
+
+
+@dataclass
+class EvaluationConfig:
+    seeds: int = 32
+    first_seed: int = 0
+    extent: float = 6.0
+    steps: int = 9
+    realism_samples: int = 256
+    batch_size: int = 64
+    random_sets: int = 4
+
+    def check(self) -> EvaluationConfig:
+        if not 2 <= self.seeds <= 4096:
+            raise InvalidInputError(f"seeds must be in 2..4096, got {self.seeds}")
+        if not 3 <= self.steps <= 64:
+            raise InvalidInputError(f"steps must be in 3..64, got {self.steps}")
+        if not 0 < self.extent <= 30:
+            raise InvalidInputError(f"extent must be in (0, 30], got {self.extent}")
+        if not 16 <= self.realism_samples <= 100_000:
+            raise InvalidInputError(f"realism_samples must be in 16..100000, got {self.realism_samples}")
+        if self.batch_size < 1:
+            raise InvalidInputError(f"batch_size must be >= 1, got {self.batch_size}")
+        if not 2 <= self.random_sets <= 64:
+            raise InvalidInputError(f"random_sets must be in 2..64 (a distribution needs two), got {self.random_sets}")
+        return self
+
+    def shifts(self) -> torch.Tensor:
+        return torch.linspace(-self.extent, self.extent, self.steps)  # (T,), ascending
