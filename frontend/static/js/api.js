@@ -89,12 +89,13 @@ export function apiUrl(path, query = null) {
 
 /**
  * Call the API. Options: method, query, json (a body sent as JSON), form (FormData), token (bearer),
- * as ("json" | "blob" | "response"), signal, what (words naming the action for error messages).
+ * headers (extra request headers), as ("json" | "blob" | "response"), signal, priority ("high" | "low": a hint to
+ * the browser's scheduler, where supported), what (words naming the action for error messages).
  * Throws ApiError with a readable message; an AbortError passes through untouched (the caller superseded it).
  */
 export async function request(path, options = {}) {
-  const { method = "GET", query = null, json, form, token, as = "json", signal, what = `${method} ${path}` } = options;
-  const headers = {};
+  const { method = "GET", query = null, json, form, token, as = "json", signal, priority, what = `${method} ${path}` } = options;
+  const headers = { ...(options.headers || {}) };
   let body;
   if (json !== undefined) {
     headers["Content-Type"] = "application/json";
@@ -105,7 +106,7 @@ export async function request(path, options = {}) {
   if (token) headers.Authorization = `Bearer ${token}`;
   let response;
   try {
-    response = await fetch(apiUrl(path, query), { method, headers, body, signal });
+    response = await fetch(apiUrl(path, query), { method, headers, body, signal, ...(priority ? { priority } : {}) });
   } catch (error) {
     if (error && error.name === "AbortError") throw error;
     throw new ApiError(`${what} failed — cannot reach the LatentCT server (${error.message || "network error"}). Is it running?`, 0);
@@ -137,13 +138,15 @@ export function shiftParams(shifts) {
 
 export const listModels = () => request("/models", { what: "Loading the model list" });
 export const getModel = (model) => request(`/models/${encodeURIComponent(model)}`, { what: `Loading model ${model}` });
-export const getDirectionSet = (model, set) =>
+/** `token` (optional): the consensus is answered only to a signed-in annotator (see docs/api.md). */
+export const getDirectionSet = (model, set, token = "") =>
   request(`/models/${encodeURIComponent(model)}/directions/${encodeURIComponent(set)}`, {
-    what: `Loading direction set ${set} of ${model}`,
+    token: token || undefined, what: `Loading direction set ${set} of ${model}`,
   });
-export const getAgreement = (model, set) =>
+/** Agreement is answered only with a token (issue 19): to admins in full, to annotators for what they labelled. */
+export const getAgreement = (model, set, token) =>
   request(`/models/${encodeURIComponent(model)}/directions/${encodeURIComponent(set)}/agreement`, {
-    what: `Loading agreement for ${set}`,
+    token, what: `Loading agreement for ${set}`,
   });
 /** Extension: the model's scorecard (404 when `latentct scorecard` has not been run for it). */
 export const getScorecard = (model) =>
@@ -156,18 +159,19 @@ export const getDirectionVectors = (model, set) =>
     what: `Loading the vectors of ${set}`,
   });
 
-/** One image as a Blob. params: seed, set, shifts, window, scale. */
-export function fetchImage(model, params, signal) {
+/** One image as a Blob. params: seed, set, shifts, window, scale; `priority` as for `request`. */
+export function fetchImage(model, params, signal, priority) {
   return request(`/models/${encodeURIComponent(model)}/image.png`, {
     query: { seed: params.seed, set: params.set, shift: shiftParams(params.shifts), window: params.window, scale: params.scale },
     as: "blob",
     signal,
+    priority,
     what: "Rendering an image",
   });
 }
 
 /** A traversal strip: {blob, values} where values are the frame shifts (header X-Shift-Values). */
-export async function fetchTraversal(model, params, signal) {
+export async function fetchTraversal(model, params, signal, priority) {
   const response = await request(`/models/${encodeURIComponent(model)}/traversal.png`, {
     query: {
       seed: params.seed, set: params.set, direction: params.direction, extent: params.extent, steps: params.steps,
@@ -175,6 +179,7 @@ export async function fetchTraversal(model, params, signal) {
     },
     as: "response",
     signal,
+    priority,
     what: `Loading the traversal of direction ${params.direction}`,
   });
   const header = response.headers.get("x-shift-values") || "";
@@ -202,5 +207,16 @@ export const getMe = (token) => request("/annotators/me", { token, what: "Checki
 export const listLabels = (token, filters) =>
   request("/labels", { query: filters, token, what: "Loading your labels" });
 
-export const postLabel = (token, label) =>
-  request("/labels", { method: "POST", json: label, token, what: "Saving the label" });
+/** Store a label; `idempotencyKey` (one per label, the same for its retries) makes a retry store it only once. */
+export const postLabel = (token, label, idempotencyKey) =>
+  request("/labels", {
+    method: "POST", json: label, token, what: "Saving the label",
+    headers: idempotencyKey ? { "Idempotency-Key": idempotencyKey } : {},
+  });
+
+/** A fresh Idempotency-Key: 128 random bits in hex (crypto.randomUUID needs a secure context; this does not). */
+export function newIdempotencyKey() {
+  const bytes = new Uint8Array(16);
+  window.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}

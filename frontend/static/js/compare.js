@@ -4,9 +4,9 @@
 // view says so instead of guessing.
 
 import * as api from "./api.js";
-import { Catalog } from "./catalog.js";
+import { createPicker } from "./picker.js";
 import { setState } from "./state.js";
-import { $, el, fillSelect, showError } from "./ui.js";
+import { $, el, showError } from "./ui.js";
 
 const COMPARE_STEPS = 9;
 export const VECTORS_ENDPOINT = "GET /api/models/{model}/directions/{set}/vectors";
@@ -74,17 +74,14 @@ function stripCanvas(model, params, reversed, label, signal) {
 }
 
 export function createCompare(app) {
-  const els = { model: $("compare-model"), setA: $("compare-set-a"), setB: $("compare-set-b"), body: $("compare-body") };
+  const els = { body: $("compare-body") };
   let shownKey = "";
   let controller = null;
 
-  els.model.addEventListener("change", () => {
-    const model = els.model.value;
-    const sets = app.catalog.setIds(model);
-    setState({ model, set: sets[0] || "", set2: sets[1] || sets[0] || "", shifts: {}, focus: null, latent: null, dir: 0 });
+  const picker = createPicker(app, {
+    model: $("compare-model"),
+    sets: [{ select: $("compare-set-a") }, { select: $("compare-set-b"), key: "set2", first: (ids) => ids[1] || ids[0] || "" }],
   });
-  els.setA.addEventListener("change", () => setState({ set: els.setA.value, shifts: {}, focus: null, dir: 0 }));
-  els.setB.addEventListener("change", () => setState({ set2: els.setB.value }));
 
   function needsServerSupport() {
     els.body.replaceChildren(
@@ -107,7 +104,7 @@ export function createCompare(app) {
       el("tr", {}, el("th", { scope: "row" }, `A${i}`),
         ...row.map((v, j) =>
           el("td", {
-            style: `background:${cosColor(v)}`, title: `${setA} d${i} · ${setB} d${j}: cos ${v.toFixed(3)}`,
+            style: { background: cosColor(v) }, title: `${setA} d${i} · ${setB} d${j}: cos ${v.toFixed(3)}`,
             "aria-label": `A${i} and B${j}: cosine ${v.toFixed(2)}`, class: Math.abs(v) > 0.55 ? "strong" : "",
           }, showNumbers ? v.toFixed(2) : ""),
         )),
@@ -168,20 +165,15 @@ export function createCompare(app) {
   }
 
   function sync(state) {
-    const models = app.catalog.models || [];
-    fillSelect(els.model, models.map((m) => ({ value: m.id, label: `${m.id} (${m.kind.toUpperCase()})` })), state.model);
-    const sets = app.catalog.model(state.model)?.direction_sets || [];
-    const options = sets.map((s) => ({ value: s.id, label: Catalog.setLabel(s) }));
-    fillSelect(els.setA, options, state.set);
-    const ids = sets.map((s) => s.id);
+    const ids = picker.setIds(state.model);
     if (!ids.includes(state.set2)) {
       const other = ids.find((id) => id !== state.set) || state.set;
       if (other && other !== state.set2) {
-        setState({ set2: other });
+        setState({ set2: other }); // B defaults to another set than A: this sync runs again
         return;
       }
     }
-    fillSelect(els.setB, options, state.set2);
+    picker.sync(state);
     if (!state.model || !state.set || !state.set2) return;
     const key = [state.model, state.set, state.set2, state.seed, state.window, state.extent].join("|");
     if (key === shownKey) return;
@@ -194,5 +186,5 @@ export function createCompare(app) {
     shownKey = "";
   }
 
-  return { sync, onKey: () => false, hide, invalidate: () => {} };
+  return { sync, hide };
 }

@@ -1,17 +1,12 @@
-// Entry point: loads what the server offers, builds the four views, routes between them from the state in the
-// address, and hands key presses to the visible view (never while the user types in a text field).
+// Entry point: loads what the server offers, builds the views of the registry (views.js) and their tabs, routes
+// between them from the state in the address, and hands key presses to the visible view (never while typing).
 
 import * as api from "./api.js";
 import { Catalog } from "./catalog.js";
-import { createCompare } from "./compare.js";
-import { createExplore } from "./explore.js";
-import { createLabel } from "./label.js";
-import { createReview } from "./review.js";
-import { getState, session, setState, subscribe, VIEWS } from "./state.js";
+import { defineViews, getState, session, setState, subscribe } from "./state.js";
 import { StripCache } from "./strip.js";
 import { $, el, isTypingTarget, showError } from "./ui.js";
-
-const VIEW_TITLES = { explore: "Explore", label: "Label", review: "Review", compare: "Compare" };
+import { VIEWS } from "./views.js";
 
 const app = {
   catalog: new Catalog(),
@@ -44,15 +39,11 @@ app.sessionChanged = (me) => {
 app.signOut = () => {
   session.clear();
   mePromise = null;
-  views.label.invalidate();
   renderSession();
-  if (getState().view === "label") views.label.sync(getState());
+  tellViews("onSignOut");
 };
 
-app.labelSaved = () => {
-  views.explore.invalidate();
-  views.review.invalidate();
-};
+app.labelSaved = () => tellViews("onLabelsChanged");
 
 function renderSession() {
   const box = $("session-status");
@@ -70,45 +61,62 @@ function renderSession() {
   );
 }
 
-// ---- views ----------------------------------------------------------------------------------------------------
+// ---- views: built from the registry (views.js) ------------------------------------------------------------------
 
-const views = {
-  explore: createExplore(app),
-  label: createLabel(app),
-  review: createReview(app),
-  compare: createCompare(app),
-};
-let activeView = null;
-
-function show(state, changed) {
-  if (activeView !== state.view) {
-    if (activeView) views[activeView].hide();
-    for (const section of document.querySelectorAll("section.view")) section.hidden = section.dataset.view !== state.view;
-    for (const tab of document.querySelectorAll(".tab")) {
-      if (tab.dataset.view === state.view) tab.setAttribute("aria-current", "page");
-      else tab.removeAttribute("aria-current");
-    }
-    document.title = `LatentCT · ${VIEW_TITLES[state.view]}`;
-    activeView = state.view;
-  }
-  try {
-    views[state.view].sync(state, changed);
-  } catch (error) {
-    showError(error, VIEW_TITLES[state.view]);
-  }
+/** The view's template section, or a fresh empty one for a view that builds its own DOM. */
+function sectionFor(view) {
+  const existing = document.querySelector(`section.view[data-view="${view.id}"]`);
+  if (existing) return existing;
+  const section = el("section", { id: `view-${view.id}`, class: "view", dataset: { view: view.id }, "aria-label": view.title });
+  section.hidden = true;
+  $("main").append(section);
+  return section;
 }
 
-for (const tab of document.querySelectorAll(".tab")) {
+function buildTab(view) {
+  const tab = el("a", { class: "tab", href: `?view=${view.id}`, dataset: { view: view.id } }, view.title);
   tab.addEventListener("click", (event) => {
     if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return; // let "open in new tab" work
     event.preventDefault();
-    if (VIEWS.includes(tab.dataset.view)) setState({ view: tab.dataset.view }, { push: true });
+    setState({ view: view.id }, { push: true });
   });
+  return tab;
+}
+
+defineViews(VIEWS);
+const views = new Map(VIEWS.map((view) => [view.id, { ...view, section: sectionFor(view) }]));
+for (const view of views.values()) view.instance = view.create(app, view.section);
+document.querySelector("nav.tabs").replaceChildren(...VIEWS.map(buildTab));
+let activeView = null;
+
+/** Call an optional hook (onLabelsChanged, onSignOut, ...) on every view that has it. */
+function tellViews(hook) {
+  for (const view of views.values()) view.instance[hook]?.();
+}
+
+function activate(id) {
+  if (activeView) views.get(activeView).instance.hide?.();
+  for (const view of views.values()) view.section.hidden = view.id !== id;
+  for (const tab of document.querySelectorAll("nav.tabs .tab")) {
+    if (tab.dataset.view === id) tab.setAttribute("aria-current", "page");
+    else tab.removeAttribute("aria-current");
+  }
+  document.title = `LatentCT · ${views.get(id).title}`;
+  activeView = id;
+}
+
+function show(state, changed) {
+  if (activeView !== state.view) activate(state.view);
+  try {
+    views.get(state.view).instance.sync(state, changed);
+  } catch (error) {
+    showError(error, views.get(state.view).title);
+  }
 }
 
 document.addEventListener("keydown", (event) => {
   if (event.defaultPrevented || isTypingTarget(event.target) || !activeView) return;
-  if (views[activeView].onKey(event)) event.preventDefault();
+  if (views.get(activeView).instance.onKey?.(event)) event.preventDefault();
 });
 
 /** The address may name a model or set this server lacks (an old link): say so and show what exists. */

@@ -3,8 +3,9 @@
 
 import * as api from "./api.js";
 import { Catalog } from "./catalog.js";
-import { setState } from "./state.js";
-import { $, el, fillSelect, showError } from "./ui.js";
+import { createPicker } from "./picker.js";
+import { session } from "./state.js";
+import { $, el, showError } from "./ui.js";
 
 const REVIEW_STEPS = 9;
 
@@ -20,6 +21,23 @@ export function describeKappa(value) {
 }
 
 const formatStat = (value) => (value === null || value === undefined || !Number.isFinite(value) ? "—" : value.toFixed(3));
+
+/** Without a token the server answers no agreement (blinding, issue 19): the strips still show, the labels do not. */
+async function signedOutAgreement(app, state) {
+  const set = await app.catalog.directionSet(state.model, state.set);
+  const directions = set.directions.map((d) => ({ index: d.index, n_labels: null, consensus_term: null, share: null, signedOut: true }));
+  return { directions, fleiss_kappa: null, krippendorff_alpha: null, signedOut: true };
+}
+
+/** The consensus cell: the term (and its sign), the tied terms named, or why nothing is shown. */
+function consensusText(d, terms) {
+  if (d.signedOut) return "sign in to see";
+  if (d.consensus_hidden) return "hidden until you label it";
+  const signed = (term, sign) => `${Catalog.termName(terms, term)}${sign === 1 ? " (+)" : sign === -1 ? " (−)" : ""}`;
+  if (d.consensus_term) return signed(d.consensus_term, d.consensus_sign);
+  if (Array.isArray(d.tie) && d.tie.length) return `tie: ${d.tie.map((t) => signed(t.term, t.sign)).join(" / ")}`;
+  return d.n_labels ? "tie" : "—";
+}
 
 /** An <img> of a direction's strip, fetched through the API wrapper so a failure is shown in words. */
 export function stripImage(model, params, alt, signal) {
@@ -81,7 +99,7 @@ export function renderScorecard(card, currentSet, table, rule) {
 }
 
 export function createReview(app) {
-  const els = { model: $("review-model"), set: $("review-set"), stats: $("review-stats"), body: $("review-table").tBodies[0],
+  const els = { stats: $("review-stats"), body: $("review-table").tBodies[0],
     scorecard: $("review-scorecard"), scorecardRule: $("review-scorecard-rule") };
   let shownKey = "";
   let controller = null;
@@ -107,11 +125,7 @@ export function createReview(app) {
     }
   }
 
-  els.model.addEventListener("change", () => {
-    const model = els.model.value;
-    setState({ model, set: app.catalog.setIds(model)[0] || "", shifts: {}, focus: null, latent: null, dir: 0 });
-  });
-  els.set.addEventListener("change", () => setState({ set: els.set.value, shifts: {}, focus: null, dir: 0 }));
+  const picker = createPicker(app, { model: $("review-model"), sets: [{ select: $("review-set") }] });
 
   async function load(state, key) {
     controller?.abort();
@@ -119,7 +133,11 @@ export function createReview(app) {
     const signal = controller.signal;
     els.body.replaceChildren(el("tr", {}, el("td", { colspan: "5", class: "empty" }, "Loading agreement…")));
     try {
-      const [agreement, terms] = await Promise.all([api.getAgreement(state.model, state.set), app.catalog.vocabulary()]);
+      const token = session.token();
+      const [agreement, terms] = await Promise.all([
+        token ? api.getAgreement(state.model, state.set, token) : signedOutAgreement(app, state),
+        app.catalog.vocabulary(),
+      ]);
       if (signal.aborted || shownKey !== key) return;
       renderStats(agreement);
       els.body.replaceChildren(
@@ -131,8 +149,8 @@ export function createReview(app) {
             { dataset: { direction: String(d.index) } },
             el("th", { scope: "row" }, `d${d.index}`),
             el("td", { class: "strip-cell" }, stripImage(state.model, params, `Direction ${d.index} traversal`, signal)),
-            el("td", { class: "num" }, String(d.n_labels)),
-            el("td", {}, d.consensus_term ? Catalog.termName(terms, d.consensus_term) : d.n_labels ? "tie" : "—"),
+            el("td", { class: "num" }, d.n_labels === null ? "—" : String(d.n_labels)),
+            el("td", {}, consensusText(d, terms)),
             el(
               "td",
               { class: "share" },
@@ -156,6 +174,11 @@ export function createReview(app) {
   }
 
   function renderStats(agreement) {
+    if (agreement.signedOut) {
+      els.stats.replaceChildren(el("div", { class: "stat" }, el("dt", {}, "Agreement"),
+        el("dd", {}, "shown to admins, and to annotators for the directions they labelled: sign in on the Label tab")));
+      return;
+    }
     const total = agreement.directions.reduce((sum, d) => sum + d.n_labels, 0);
     // a <div> around each dt/dd pair keeps a statistic and its value together when the line wraps
     const item = (term, value, words) =>
@@ -168,12 +191,9 @@ export function createReview(app) {
   }
 
   function sync(state) {
-    const models = app.catalog.models || [];
-    fillSelect(els.model, models.map((m) => ({ value: m.id, label: `${m.id} (${m.kind.toUpperCase()})` })), state.model);
-    const model = app.catalog.model(state.model);
-    fillSelect(els.set, (model?.direction_sets || []).map((s) => ({ value: s.id, label: Catalog.setLabel(s) })), state.set);
+    picker.sync(state);
     if (!state.model || !state.set) return;
-    const key = [state.model, state.set, state.seed, state.window, state.extent].join("|");
+    const key = [state.model, state.set, state.seed, state.window, state.extent, session.token() ? "in" : "out"].join("|");
     if (key === shownKey) return;
     shownKey = key;
     load(state, key);
@@ -181,7 +201,7 @@ export function createReview(app) {
   }
 
   /** A label was saved: show fresh numbers next time. */
-  function invalidate() {
+  function onLabelsChanged() {
     shownKey = "";
   }
 
@@ -190,5 +210,5 @@ export function createReview(app) {
     shownKey = "";
   }
 
-  return { sync, onKey: () => false, hide, invalidate };
+  return { sync, hide, onLabelsChanged };
 }

@@ -1,20 +1,19 @@
 // The view's whole state (view, model, set, seed, shifts, window, ...) kept in the address so that a link reproduces
-// the view; everything else reads and changes it here. The annotator token is deliberately NOT state: see session.
+// the view; everything else reads and changes it here. Which keys a view keeps comes from the registry (views.js).
+// The annotator token is deliberately NOT state: see session.
 
 export const WINDOW_PRESETS = ["lung", "mediastinum", "bone", "full"]; // keys 1..4, as radiology viewers do
-export const VIEWS = ["explore", "label", "review", "compare"];
 export const SAMPLE_COUNTS = [1, 4, 6, 9];
 export const MAX_SEED = 2 ** 31 - 1;
 export const MAX_SHIFT = 30;
 
 const DEFAULTS = Object.freeze({
-  view: "explore",
   model: "",
   set: "",
   seed: 0,
   samples: 6,
   extent: 6,
-  window: "full",
+  window: "mediastinum", // soft tissue at readable contrast; the full range is one key (4) away
   focus: null, // the direction whose strip is loaded for scrubbing
   shifts: Object.freeze({}), // {directionIndex: shift}
   dir: 0, // the direction shown in label mode
@@ -69,6 +68,49 @@ export function decodeLatent(text) {
   }
 }
 
+// ---- the views: their ids and address keys come from the registry (views.js) through main.js --------------------
+
+// Keys every view keeps in the address (all of them draw slices or strips from these), then the view's own urlKeys.
+const COMMON_URL_KEYS = ["model", "set", "seed", "window"];
+
+/** How each state key is written to the query; `latent` goes to the hash (too long for a query, never logged). */
+const URL_WRITERS = {
+  model: (query, state) => state.model && query.set("model", state.model),
+  set: (query, state) => state.set && query.set("set", state.set),
+  seed: (query, state) => query.set("seed", String(state.seed)),
+  window: (query, state) => query.set("window", state.window),
+  samples: (query, state) => query.set("n", String(state.samples)),
+  extent: (query, state) => query.set("extent", String(state.extent)),
+  focus: (query, state) => state.focus !== null && query.set("focus", String(state.focus)),
+  shifts: (query, state) => {
+    for (const [k, v] of Object.entries(state.shifts).sort(([a], [b]) => Number(a) - Number(b))) {
+      query.append("shift", `${k}:${v}`);
+    }
+  },
+  dir: (query, state) => query.set("dir", String(state.dir)),
+  set2: (query, state) => state.set2 && query.set("set2", state.set2),
+  latent: () => {}, // written to the hash by stateToUrl
+};
+
+let viewKeys = null; // Map view id -> the state keys its address holds, in order
+
+/** Take the views from the registry ([{id, urlKeys}], the first is the default); call before reading the state. */
+export function defineViews(views) {
+  for (const view of views) {
+    const unknown = view.urlKeys.filter((key) => !(key in URL_WRITERS) || COMMON_URL_KEYS.includes(key));
+    if (unknown.length) throw new Error(`view ${view.id}: urlKeys ${unknown.join(", ")} are unknown or always kept`);
+  }
+  // `ownKeysOnly`: a view whose address must not carry the common keys (the blinded study names no set)
+  viewKeys = new Map(views.map((view) => [view.id, view.ownKeysOnly ? [...view.urlKeys] : [...COMMON_URL_KEYS, ...view.urlKeys]]));
+  current = null; // parse the address again with the views known
+}
+
+/** The ids of the views, in the registry's order. */
+export function viewIds() {
+  if (viewKeys === null) throw new Error("defineViews() must run before the state is read");
+  return [...viewKeys.keys()];
+}
+
 /** The state encoded in a location (query + hash), defaults where absent or invalid. */
 export function parseLocation(location) {
   const query = new URLSearchParams(location.search);
@@ -77,7 +119,7 @@ export function parseLocation(location) {
   const extent = Number(query.get("extent"));
   const samples = Number(query.get("n"));
   return {
-    view: VIEWS.includes(view) ? view : DEFAULTS.view,
+    view: viewIds().includes(view) ? view : viewIds()[0],
     model: query.get("model") || "",
     set: query.get("set") || "",
     seed: parseIntInRange(query.get("seed"), 0, MAX_SEED) ?? DEFAULTS.seed,
@@ -92,25 +134,14 @@ export function parseLocation(location) {
   };
 }
 
-/** The address of a state: only what the view needs, in a stable order. */
+/** The address of a state: only what the view needs (its registry urlKeys), in a stable order. */
 export function stateToUrl(state) {
+  viewIds(); // the views must be known
+  const keys = viewKeys.get(state.view) || COMMON_URL_KEYS;
   const query = new URLSearchParams();
   query.set("view", state.view);
-  if (state.model) query.set("model", state.model);
-  if (state.set) query.set("set", state.set);
-  query.set("seed", String(state.seed)); // every view draws slices or strips from these
-  query.set("window", state.window);
-  if (state.view === "explore") {
-    query.set("n", String(state.samples));
-    query.set("extent", String(state.extent));
-    if (state.focus !== null) query.set("focus", String(state.focus));
-    for (const [k, v] of Object.entries(state.shifts).sort(([a], [b]) => Number(a) - Number(b))) {
-      query.append("shift", `${k}:${v}`);
-    }
-  }
-  if (state.view === "label") query.set("dir", String(state.dir));
-  if (state.view === "compare" && state.set2) query.set("set2", state.set2);
-  const hash = state.view === "explore" && state.latent ? `#latent=${encodeLatent(state.latent)}` : "";
+  for (const key of keys) URL_WRITERS[key](query, state);
+  const hash = keys.includes("latent") && state.latent ? `#latent=${encodeLatent(state.latent)}` : "";
   return `${window.location.pathname}?${query.toString()}${hash}`;
 }
 

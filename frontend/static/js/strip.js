@@ -47,12 +47,15 @@ export class StripCache {
     return strip || null;
   }
 
-  /** Resolve to the Strip of `key`, fetching traversal.png with `params` when it is not cached. */
-  load(key, model, params) {
+  /**
+   * Resolve to the Strip of `key`, fetching traversal.png with `params` when it is not cached. `fetchOptions`
+   * ({signal, priority}) apply to a fetch this call starts (a prefetch can be cancelled and ranked low).
+   */
+  load(key, model, params, fetchOptions = {}) {
     const cached = this.peek(key);
     if (cached) return Promise.resolve(cached);
     if (!this.loading.has(key)) {
-      const promise = fetchTraversal(model, params)
+      const promise = fetchTraversal(model, params, fetchOptions.signal, fetchOptions.priority)
         .then(async ({ blob, values }) => new Strip(await createImageBitmap(blob), values))
         .then((strip) => {
           this.strips.set(key, strip);
