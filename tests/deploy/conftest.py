@@ -18,6 +18,8 @@ from tests.hardening.serverproc import ServerProcess, clean_environ, free_port
 def image_environment(models_dir: Path, data_dir: Path, port: int) -> dict[str, str]:
     """The Dockerfile's ENV over a minimal process environment, with this machine's paths and a free port."""
     env = dockerfile_env(read_dockerfile())
+    image_path = env.pop("PATH", "").split(":")
+    assert image_path[:2] == ["/opt/latentct-app/bin", "/opt/latentct/bin"], "the image's PATH starts at the package and its venv"
     moved = {
         "LATENTCT_MODELS_DIR": str(models_dir),
         "LATENTCT_DATA_DIR": str(data_dir),

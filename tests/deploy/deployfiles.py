@@ -70,6 +70,22 @@ def read_dockerfile(path: Path = REPO / "Dockerfile") -> list[Instruction]:
     return instructions
 
 
+def stages(instructions: list[Instruction]) -> list[list[Instruction]]:
+    """The build stages: each starts with its FROM (ARGs before the first FROM are left out)."""
+    found: list[list[Instruction]] = []
+    for instruction in instructions:
+        if instruction.keyword == "FROM":
+            found.append([])
+        if found:
+            found[-1].append(instruction)
+    return found
+
+
+def final_stage(instructions: list[Instruction]) -> list[Instruction]:
+    """The instructions of the stage that makes the image (the last one)."""
+    return stages(instructions)[-1]
+
+
 def env_pairs(instruction: Instruction) -> dict[str, str]:
     """ENV a=1 b="two words" (the key=value form; the legacy `ENV key value` form too)."""
     words = shlex.split(instruction.arguments)
@@ -79,8 +95,9 @@ def env_pairs(instruction: Instruction) -> dict[str, str]:
 
 
 def dockerfile_env(instructions: list[Instruction]) -> dict[str, str]:
+    """The ENV of the image: the final stage's (a build stage's ENV does not reach the image)."""
     env: dict[str, str] = {}
-    for instruction in instructions:
+    for instruction in final_stage(instructions):
         if instruction.keyword == "ENV":
             env.update(env_pairs(instruction))
     return env

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
-from latentct.config import Settings
+from latentct.core.config import Settings
 from tests.deploy.deployfiles import REPO, dockerfile_env, interpolate, read_dockerfile
 
 REPLICAS = ("app1", "app2")
-DEPLOYER_ENV = {"LATENTCT_ADMIN_TOKEN": "a-long-random-admin-token"}
+DEPLOYER_ENV = {"LATENTCT_ADMIN_TOKEN": "jGpSDuLXh9ui2ouTvkZYdHTAxSXMCqBWwosTIRefktg"}
 
 
 def load_compose(path: Path, environment: dict[str, str] | None = None) -> dict[str, Any]:
@@ -68,7 +68,8 @@ def test_two_replicas_of_the_image_share_one_postgresql(compose: dict[str, Any])
     assert f"{db['environment']['POSTGRES_USER']}:{db['environment']['POSTGRES_PASSWORD']}@" in url
     for name in REPLICAS:
         app = services[name]
-        assert app["build"] == "." and (REPO / "Dockerfile").is_file()
+        assert app["build"] == {"context": ".", "args": {"BASE_IMAGE": "python:3.11-slim"}} and (REPO / "Dockerfile").is_file()
+        assert app["image"] == "latentct:latest"
         assert app["depends_on"]["db"]["condition"] == "service_healthy"
         assert app["restart"] == "unless-stopped"
 
@@ -139,3 +140,38 @@ def _seconds(duration: str) -> float:
 
 def _setting_value(value: str) -> Any:
     return json.loads(value) if value.startswith("[") else value
+
+
+def test_local_images_replace_the_registry_ones_through_variables() -> None:
+    """Without a registry: the app's base, the app image, PostgreSQL and nginx named by variables (built locally from
+    deploy/postgres and deploy/nginx on the Debian base; tests/deploy/test_containers.py runs them)."""
+    local = {**DEPLOYER_ENV, "LATENTCT_BASE_IMAGE": "localhost/debian-base:bookworm", "LATENTCT_IMAGE": "localhost/latentct:ci",
+             "LATENTCT_POSTGRES_IMAGE": "localhost/latentct-postgres:15", "LATENTCT_NGINX_IMAGE": "localhost/latentct-nginx:1.22"}
+    services = load_compose(REPO / "docker-compose.yml", local)["services"]
+    for name in REPLICAS:
+        assert services[name]["build"]["args"]["BASE_IMAGE"] == local["LATENTCT_BASE_IMAGE"]
+        assert services[name]["image"] == local["LATENTCT_IMAGE"]
+    assert services["db"]["image"] == local["LATENTCT_POSTGRES_IMAGE"]
+    assert services["proxy"]["image"] == local["LATENTCT_NGINX_IMAGE"]
+
+
+def test_the_local_postgresql_image_behaves_like_the_official_one_where_compose_relies_on_it(compose: dict[str, Any]) -> None:
+    containerfile = (REPO / "deploy" / "postgres" / "Containerfile").read_text()
+    entrypoint = (REPO / "deploy" / "postgres" / "entrypoint.sh").read_text()
+    data = next(m.split(":")[1] for m in compose["services"]["db"]["volumes"] if m.startswith("pgdata:"))
+    assert f'VOLUME ["{data}"]' in containerfile and f"PGDATA={data}" in containerfile
+    assert "ARG BASE_IMAGE=" in containerfile and "USER postgres" in containerfile
+    assert "STOPSIGNAL SIGINT" in containerfile  # fast shutdown: SIGTERM would wait for the replicas' pooled connections
+    for variable in ("POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"):
+        assert variable in entrypoint and variable in compose["services"]["db"]["environment"]
+    assert "scram-sha-256" in entrypoint and "listen_addresses = '*'" in entrypoint
+    assert (REPO / "deploy" / "postgres" / "entrypoint.sh").stat().st_mode & 0o111, "the entrypoint is executable"
+    assert "/usr/lib/postgresql/15/bin" in containerfile  # pg_isready (the compose health check) on PATH
+
+
+def test_the_local_nginx_image_serves_the_site_the_compose_file_mounts(compose: dict[str, Any]) -> None:
+    containerfile = (REPO / "deploy" / "nginx" / "Containerfile").read_text()
+    assert "ARG BASE_IMAGE=" in containerfile and "nginx-light" in containerfile
+    assert "rm -f /etc/nginx/sites-enabled/default" in containerfile  # only conf.d/default.conf (the mounted site)
+    assert "wget" in " ".join(compose["services"]["proxy"]["healthcheck"]["test"]) and " wget" in containerfile
+    assert 'CMD ["nginx", "-g", "daemon off;"]' in containerfile

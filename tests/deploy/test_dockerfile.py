@@ -11,15 +11,17 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from latentct.config import Settings
+from latentct.core.config import Settings
 from tests.deploy.deployfiles import (
     DOCKERFILE_INSTRUCTIONS,
     REPO,
     Instruction,
     dockerfile_env,
     dockerignored,
+    final_stage,
     read_dockerfile,
     read_dockerignore,
+    stages,
 )
 
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
@@ -30,6 +32,18 @@ def instructions() -> list[Instruction]:
     return read_dockerfile()
 
 
+@pytest.fixture(scope="module")
+def final(instructions: list[Instruction]) -> list[Instruction]:
+    """The stage that makes the image."""
+    return final_stage(instructions)
+
+
+@pytest.fixture(scope="module")
+def build_stages(instructions: list[Instruction]) -> dict[str, list[Instruction]]:
+    """The named build stages (`FROM ... AS name`)."""
+    return {stage[0].arguments.split(" AS ")[1]: stage for stage in stages(instructions)[:-1]}
+
+
 def _only(instructions: list[Instruction], keyword: str) -> Instruction:
     found = [i for i in instructions if i.keyword == keyword]
     assert len(found) == 1, f"expected one {keyword}, found {len(found)}"
@@ -37,34 +51,73 @@ def _only(instructions: list[Instruction], keyword: str) -> Instruction:
 
 
 def _copy_sources(instructions: list[Instruction]) -> list[str]:
+    """Sources of the COPYs from the build context (a COPY --from=<stage> is checked on its own)."""
     sources = []
     for instruction in instructions:
         if instruction.keyword in ("COPY", "ADD"):
             flags, rest = instruction.flags_and_rest()
-            assert "from" not in flags, "a multi-stage COPY --from needs its own check"
-            sources += rest.split()[:-1]
+            if "from" not in flags:
+                sources += rest.split()[:-1]
     return sources
 
 
-def test_every_instruction_is_a_dockerfile_instruction(instructions: list[Instruction]) -> None:
+def _bind_mounts(instructions: list[Instruction]) -> list[str]:
+    """Sources of `RUN --mount=type=bind,source=...` (read from the build context too)."""
+    sources = []
+    for instruction in instructions:
+        if instruction.keyword == "RUN":
+            flags, _ = instruction.flags_and_rest()
+            if "mount" in flags:
+                options = dict(part.split("=", 1) for part in flags["mount"].split(","))
+                assert options["type"] == "bind", options
+                sources.append(options["source"])
+    return sources
+
+
+def test_every_instruction_is_a_dockerfile_instruction(instructions: list[Instruction], final: list[Instruction]) -> None:
     keywords = [i.keyword for i in instructions]
     assert set(keywords) <= DOCKERFILE_INSTRUCTIONS, set(keywords) - DOCKERFILE_INSTRUCTIONS
     assert keywords[0] in ("FROM", "ARG") and "FROM" in keywords
     for keyword in ("CMD", "HEALTHCHECK", "USER", "WORKDIR"):
-        _only(instructions, keyword)
+        _only(final, keyword)
     assert "ADD" not in keywords, "COPY is explicit; ADD fetches URLs and unpacks archives"
 
 
-def test_the_base_image_is_slim_python(instructions: list[Instruction]) -> None:
-    base = _only(instructions, "FROM").arguments
-    assert re.fullmatch(r"python:3\.1[0-3]-slim(-\w+)?", base), base
+def test_the_base_image_is_a_build_argument_defaulting_to_slim_python(instructions: list[Instruction]) -> None:
+    """Slim Python where a registry is reachable; a local base (scripts/build_base_image.sh) where none is."""
+    arg = instructions[0]
+    assert arg.keyword == "ARG" and arg.arguments.startswith("BASE_IMAGE="), "ARG BASE_IMAGE before the first FROM"
+    assert re.fullmatch(r"python:3\.1[0-3]-slim(-\w+)?", arg.arguments.split("=", 1)[1]), arg
+    froms = [i.arguments for i in instructions if i.keyword == "FROM"]
+    # the same Python where the venv is made and where it runs
+    assert froms == ["${BASE_IMAGE} AS deps", "deps AS runtime-deps", "deps AS app", "${BASE_IMAGE}"], froms
+    assert (REPO / "scripts" / "build_base_image.sh").is_file()
+
+
+def test_a_multi_stage_build_leaves_installers_and_sources_behind(build_stages: dict[str, list[Instruction]],
+                                                                   final: list[Instruction]) -> None:
+    copies = [i.flags_and_rest() for i in final if i.keyword == "COPY"]
+    from_stages = [(flags["from"], rest) for flags, rest in copies if "from" in flags]
+    # only the installed environment (without pip) and the installed package come from the build stages
+    assert from_stages == [("runtime-deps", "/opt/latentct /opt/latentct"), ("app", "/opt/latentct-app /opt/latentct-app")]
+    final_runs = " ".join(i.arguments for i in final if i.keyword == "RUN")
+    for installer in ("pip ", "apt-get", "gcc", "curl"):
+        assert installer not in final_runs, f"{installer.strip()} in the final stage"
+    runs = {name: " ".join(i.arguments for i in stage if i.keyword == "RUN") for name, stage in build_stages.items()}
+    assert "python3 -m venv /opt/latentct" in runs["deps"] and "/opt/latentct-app >" in runs["deps"]  # the .pth file
+    assert "pip uninstall -y -q pip setuptools" in runs["runtime-deps"], "the venv ships without its installer"
+    assert "rm -rf torch/include" in runs["runtime-deps"]
+    assert "--no-deps" in runs["app"] and "--target /opt/latentct-app" in runs["app"]
+    assert dockerfile_env(build_stages["deps"])["PIP_NO_CACHE_DIR"] == "1"
+    assert dockerfile_env(final)["PATH"].startswith("/opt/latentct-app/bin:/opt/latentct/bin:")
 
 
 def test_every_copy_source_exists_and_is_in_the_build_context(instructions: list[Instruction]) -> None:
     rules = read_dockerignore()
     sources = _copy_sources(instructions)
     assert {"pyproject.toml", "README.md", "backend", "frontend", "models"} <= set(sources)
-    for source in sources:
+    assert _bind_mounts(instructions) == ["deploy/wheels"] * 3
+    for source in sources + _bind_mounts(instructions):
         assert (REPO / source).exists(), f"COPY {source}: not in the repository"
         assert not dockerignored(source, rules), f"COPY {source}: excluded by .dockerignore"
 
@@ -82,7 +135,8 @@ def test_the_build_context_leaves_out_what_the_image_must_not_carry() -> None:
         assert not dockerignored(path.relative_to(REPO).as_posix(), rules), path
 
 
-def test_the_image_runs_as_a_non_root_user(instructions: list[Instruction]) -> None:
+def test_the_image_runs_as_a_non_root_user(final: list[Instruction]) -> None:
+    instructions = final
     user = _only(instructions, "USER")
     name = user.arguments.split(":")[0]
     assert name not in ("root", "0", "")
@@ -95,43 +149,55 @@ def test_the_image_runs_as_a_non_root_user(instructions: list[Instruction]) -> N
         n for n, i in enumerate(instructions) if i.keyword == "RUN"), "every RUN as root, then drop to the user"
 
 
-def test_healthcheck_is_python_not_curl(instructions: list[Instruction]) -> None:
-    healthcheck = _only(instructions, "HEALTHCHECK")
+def test_healthcheck_is_readiness_in_python_not_curl(final: list[Instruction]) -> None:
+    healthcheck = _only(final, "HEALTHCHECK")
     flags, rest = healthcheck.flags_and_rest()
     assert rest.startswith("CMD ")
     command = Instruction("CMD", rest[4:], healthcheck.line).exec_form()
-    assert command == ["python", "-m", "latentct.healthcheck"]
+    assert command == ["python", "-m", "latentct.healthcheck", "--ready"]  # /api/ready: every model loaded and warm
     assert {"interval", "timeout", "start-period", "retries"} <= set(flags)
     text = (REPO / "Dockerfile").read_text()
     assert "curl" not in re.sub(r"#.*", "", text) and "wget" not in text
     assert (REPO / "backend" / "latentct" / "healthcheck.py").is_file()
 
 
-def test_the_command_is_latentct_serve_in_exec_form(instructions: list[Instruction]) -> None:
-    assert _only(instructions, "CMD").exec_form() == ["latentct", "serve"]  # exec form: SIGTERM reaches the server
+def test_the_command_is_latentct_serve_in_exec_form(instructions: list[Instruction], final: list[Instruction]) -> None:
+    assert _only(final, "CMD").exec_form() == ["latentct", "serve"]  # exec form: SIGTERM reaches the server
     assert PYPROJECT["project"]["scripts"]["latentct"] == "latentct.cli:main"
     assert "ENTRYPOINT" not in [i.keyword for i in instructions]
 
 
-def test_torch_comes_from_the_build_argument_index_in_the_pyproject_range(instructions: list[Instruction]) -> None:
+def test_torch_comes_from_the_local_wheel_or_the_build_argument_index_in_the_pyproject_range(
+        instructions: list[Instruction]) -> None:
     torch_spec = next(d for d in PYPROJECT["project"]["dependencies"] if d.startswith("torch"))
-    installs = [i.arguments for i in instructions if i.keyword == "RUN" and "torch" in i.arguments]
+    installs = [i.arguments for i in instructions
+                if i.keyword == "RUN" and "torch" in i.arguments and "rm -rf" not in i.arguments]
     assert len(installs) == 1
-    assert f'"{torch_spec}"' in installs[0] and '--index-url "${TORCH_INDEX_URL}"' in installs[0]
+    _, command = Instruction("RUN", installs[0], 0).flags_and_rest()
+    with_wheel, _, from_index = command.partition("else")
+    assert 'pip install --find-links /wheels /wheels/torch-*.whl "' + torch_spec + '"' in with_wheel  # the range holds
+    assert f'pip install --index-url "${{TORCH_INDEX_URL}}" "{torch_spec}"' in from_index
     arg = next(i.arguments for i in instructions if i.keyword == "ARG" and i.arguments.startswith("TORCH_INDEX_URL"))
     assert arg == "TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu"  # CPU unless asked otherwise
 
 
 def test_the_app_installs_without_training_or_test_extras(instructions: list[Instruction]) -> None:
-    installs = [i.arguments for i in instructions if i.keyword == "RUN" and "pip install" in i.arguments]
-    app = [a for a in installs if '".' in a or "'." in a or " . " in a]
-    assert app == ['pip install ".[postgres]"']
+    installs = [i.flags_and_rest()[1] for i in instructions if i.keyword == "RUN" and "pip install" in i.arguments]
+    app = [a for a in installs if " . " in a or a.endswith(" .") or '".[' in a or "'.[" in a]
+    assert len(app) == 1 and "pip install --no-deps --find-links /wheels --target /opt/latentct-app ." in app[0]
+    dependencies = [a for a in installs if "-r requirements.txt" in a]
+    assert len(dependencies) == 1  # pyproject's dependencies plus the postgres extra, nothing else
+    assert 'p["dependencies"] + p["optional-dependencies"]["postgres"]' in dependencies[0]
+    for install in installs:  # offline: deploy/wheels only
+        assert install.startswith('if [ "${WHEELS_ONLY}" = 1 ]; then export PIP_NO_INDEX=1; fi'), install
     assert "postgres" in PYPROJECT["project"]["optional-dependencies"]
-    assert not any("dev" in a or "-e " in a for a in installs)
+    assert not any(re.search(r"\[[^\]]*\bdev\b", a) or " -e " in a for a in installs), "no dev extra, no editable install"
 
 
-def test_env_names_real_settings_and_matches_the_copied_paths(instructions: list[Instruction]) -> None:
+def test_env_names_real_settings_and_matches_the_copied_paths(instructions: list[Instruction],
+                                                             final: list[Instruction]) -> None:
     env = dockerfile_env(instructions)
+    instructions = final
     fields = {f"LATENTCT_{name.upper()}" for name in Settings.model_fields}
     latentct_env = {k: v for k, v in env.items() if k.startswith("LATENTCT_")}
     assert set(latentct_env) <= fields, set(latentct_env) - fields

@@ -22,7 +22,7 @@ import pytest
 from websockets.sync.client import connect
 
 from latentct.api.limits import MULTIPART_OVERHEAD_BYTES
-from latentct.config import Settings
+from latentct.core.config import Settings
 from tests.deploy.deployfiles import REPO, dockerfile_env, read_dockerfile
 from tests.hardening.serverproc import ServerProcess, free_port, raw_request
 
@@ -109,6 +109,8 @@ def test_every_location_proxies_with_websocket_upgrade(conf: Directive) -> None:
         assert headers["Upgrade"] == "$http_upgrade" and headers["Connection"] == "$connection_upgrade"
         assert _setting(server, location, "proxy_buffering") == ["off"]  # streams frame by frame
     assert "non_idempotent" not in server.one("proxy_next_upstream").args, "a label POST must never be sent twice"
+    # a replica's container gone: its address never answers, and each request would wait out the connect timeout
+    assert _seconds(server.one("proxy_connect_timeout").args[0]) <= 5
 
 
 def test_the_live_socket_location_matches_live_paths_only(conf: Directive) -> None:
