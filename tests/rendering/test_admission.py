@@ -96,3 +96,17 @@ def test_a_failing_encoding_still_gives_the_share_back(admission: RenderAdmissio
 def test_a_budget_below_the_reserve_for_one_cheap_image_is_refused() -> None:
     with pytest.raises(InvalidInputError, match="render budget"):
         RenderAdmission(CHEAP_PIXELS)
+
+
+def test_only_large_work_hands_memory_back_to_the_os(admission: RenderAdmission) -> None:
+    """malloc_trim after ordinary strips would make the next forward passes fault their pages in again."""
+    if admission._malloc_trim is None:
+        pytest.skip("this C library has no malloc_trim")
+    for _ in range(12):  # 48 Mpx of small work, more than TRIM_AFTER_PIXELS (32 Mpx)
+        admission.admit(4 * MPX).release()
+    admission._large.submit(lambda: None).result()  # the lane is FIFO: a trim submitted before has run
+    assert admission.stats.trims == 0
+    for _ in range(2):
+        admission.admit(20 * MPX).release()
+    admission._large.submit(lambda: None).result()
+    assert admission.stats.trims == 1
