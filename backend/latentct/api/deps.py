@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, Path, Query
+from fastapi import Depends, Header, Path, Query
 from fastapi.requests import HTTPConnection
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -19,6 +19,7 @@ from latentct.core.config import Settings
 from latentct.core.latents import MAX_SEED
 from latentct.labels.errors import AuthenticationError, LabelStoreUnavailableError, PermissionDeniedError
 from latentct.labels.store import Annotator, LabelStore
+from latentct.labels.tables import MAX_IDEMPOTENCY_KEY_CHARS
 from latentct.rendering.admission import RenderAdmission
 from latentct.rendering.encoding import MAX_SCALE
 from latentct.rendering.engine import InferenceEngine
@@ -192,3 +193,24 @@ async def admin_annotator(annotator: Annotated[Annotator, Depends(current_annota
 AnnotatorDep = Annotated[Annotator, Depends(current_annotator)]
 OptionalAnnotatorDep = Annotated[Annotator | None, Depends(optional_annotator)]
 AdminDep = Annotated[Annotator, Depends(admin_annotator)]
+
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+# what the OpenAPI schema says of the header; the store checks it itself, so that a bad key gets a readable 422
+IDEMPOTENCY_KEY_SCHEMA = {
+    "minLength": 1,
+    "maxLength": MAX_IDEMPOTENCY_KEY_CHARS,
+    "pattern": r"^[!-~]([ -~]*[!-~])?$",
+}
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description=(
+            f"optional, 1..{MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters (e.g. a UUID), one per label and "
+            "the same for its retries: a retry with the same body answers the first label again (201, "
+            f"`{REPLAYED_HEADER}: true`), the same key with another body is 409. Keys belong to the annotator."
+        ),
+        json_schema_extra=IDEMPOTENCY_KEY_SCHEMA,
+    ),
+]

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
-from latentct.api.deps import AdminDep, AnnotatorDep, CatalogDep, LabelStoreDep
+from latentct.api.deps import REPLAYED_HEADER, AdminDep, AnnotatorDep, CatalogDep, IdempotencyKeyHeader, LabelStoreDep
 from latentct.api.schemas import (
     MAX_INT32,
     AgreementLabelOut,
@@ -30,15 +30,8 @@ from latentct.labels.blinding import consensus_fields, label_detail, may_see
 from latentct.labels.errors import PermissionDeniedError
 from latentct.labels.export import render_export
 from latentct.labels.store import MAX_PAGE_SIZE, Annotator, Label, LabelQuery, label_to_dict
-from latentct.labels.tables import MAX_ID_CHARS, MAX_IDEMPOTENCY_KEY_CHARS
+from latentct.labels.tables import MAX_ID_CHARS
 
-REPLAYED_HEADER = "Idempotent-Replayed"
-# what the OpenAPI schema says of the header; the route checks it itself, so that a bad key gets a readable 422
-IDEMPOTENCY_KEY_SCHEMA = {
-    "minLength": 1,
-    "maxLength": MAX_IDEMPOTENCY_KEY_CHARS,
-    "pattern": r"^[!-~]([ -~]*[!-~])?$",
-}
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "missing, unknown or revoked bearer token"},
     403: {"description": "the token's role may not do this"},
@@ -117,18 +110,7 @@ def post_label(
     store: LabelStoreDep,
     catalog: CatalogDep,
     annotator: AnnotatorDep,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            description=(
-                f"optional, 1..{MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters (e.g. a UUID), one per label and "
-                "the same for its retries: a retry with the same body answers the first label again (201, "
-                f"`{REPLAYED_HEADER}: true`), the same key with another body is 409. Keys belong to the annotator."
-            ),
-            json_schema_extra=IDEMPOTENCY_KEY_SCHEMA,
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> LabelOut:
     written = store.write_label(
         annotator,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from latentct import INTENDED_USE
 from latentct.api.caching import CachedImage, make_etag
@@ -22,12 +22,13 @@ from latentct.api.deps import (
     CacheDep,
     CatalogDep,
     EngineDep,
+    IdempotencyKeyHeader,
     LabelStoreDep,
     RegistryDep,
     etag_parts,
 )
 from latentct.api.routes_images import MAX_STEPS
-from latentct.api.routes_labels import ERROR_RESPONSES, IDEMPOTENCY_KEY_SCHEMA
+from latentct.api.routes_labels import ERROR_RESPONSES
 from latentct.api.schemas import (
     MAX_INT32,
     StudyCreated,
@@ -45,7 +46,6 @@ from latentct.core.latents import MAX_SEED
 from latentct.labels.studies import LabelFields, StudyDetail, StudyStore, hide_sets
 from latentct.labels.study_results import MethodResult, results_csv, results_figure, study_results
 from latentct.labels.study_tables import ITEM_ID_CHARS
-from latentct.labels.tables import MAX_IDEMPOTENCY_KEY_CHARS
 from latentct.rendering.encoding import MAX_SCALE, png_bytes, strip, upscale
 from latentct.rendering.latents import MAX_SHIFT
 from latentct.rendering.pipeline import build_traversal, frame_pixels, render_encoded
@@ -187,14 +187,7 @@ def post_item_label(
     store: LabelStoreDep,
     catalog: CatalogDep,
     annotator: AnnotatorDep,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            description=f"optional, 1..{MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters; the same for retries",
-            json_schema_extra=IDEMPOTENCY_KEY_SCHEMA,
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> StudyLabelOut:
     context = body.context.model_dump() if body.context is not None else None
     fields = LabelFields(body.term, body.text, body.confidence, body.polarity, body.sign, context)
