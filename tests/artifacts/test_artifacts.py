@@ -15,6 +15,7 @@ from latentct.artifacts import (
     load_direction_set,
     load_manifest,
     load_model,
+    load_model_card,
     save_direction_set,
     save_model,
     update_direction_set_meta,
@@ -57,9 +58,9 @@ def test_gan_round_trip_gives_identical_outputs(gan_dir: Path) -> None:
     with torch.no_grad():
         assert torch.equal(out, again(z))
         assert not torch.equal(out, reference.eval()(z))  # a fresh net differs: the weights really came from disk
-    manifest = load_manifest(gan_dir)
-    assert manifest["intended_use"] == INTENDED_USE == "research only, not for clinical use"
-    assert len(manifest["checksums"]["generator"]) == 64
+    card = load_model_card(gan_dir)
+    assert card.intended_use == INTENDED_USE == "research only, not for clinical use"
+    assert len(card.generator_checksum) == 64 and card.description == "test"
 
 
 def test_vae_round_trip_encoder_and_decoder(tmp_path: Path) -> None:
@@ -126,10 +127,11 @@ def test_direction_set_round_trip_and_checks(gan_dir: Path) -> None:
     assert torch.allclose(loaded.directions.norm(dim=1), torch.ones(3), atol=1e-6)
     assert torch.allclose(loaded.directions, raw / raw.norm(dim=1, keepdim=True), atol=1e-6)
     assert loaded.checksum == saved.checksum and loaded.count == 3 and loaded.method == "random"
-    assert loaded.meta["directions"][2] == {"index": 2, "metrics": {"a": 2}}
+    assert loaded.card.directions[2] == {"index": 2, "metrics": {"a": 2}}
+    assert loaded.card.direction_metrics() == metrics and loaded.card.params == {"seed": 1}
     assert list_direction_sets(gan_dir) == ["rand"]
     update_direction_set_meta(gan_dir, "rand", {"evaluation": {"score": 0.5}})
-    assert load_direction_set(gan_dir, "rand").meta["evaluation"] == {"score": 0.5}
+    assert load_direction_set(gan_dir, "rand").card.evaluation == {"score": 0.5}
     with pytest.raises(NotFoundError, match="no direction set 'nope'"):
         load_direction_set(gan_dir, "nope")
     with pytest.raises(InvalidInputError, match=r"shape \[K >= 1, 8\]"):
@@ -142,7 +144,7 @@ def test_direction_set_round_trip_and_checks(gan_dir: Path) -> None:
 def test_direction_set_of_another_generator_is_refused(gan_dir: Path, tmp_path: Path) -> None:
     save_direction_set(gan_dir, "rand", torch.randn(2, 8), method="random")
     update_manifest(gan_dir, {"metrics": {"fid": 1.0}})
-    assert load_manifest(gan_dir)["metrics"] == {"fid": 1.0}
+    assert load_model_card(gan_dir).metrics == {"fid": 1.0}
     # retrain: new generator weights, same folder
     save_model(gan_dir, kind="gan", arch=GAN_ARCH, nets={"generator": build_component("gan", "generator", GAN_ARCH)})
     with pytest.raises(ArtifactError, match="made for another generator"):

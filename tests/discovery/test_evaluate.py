@@ -153,13 +153,13 @@ def test_evaluation_is_stored_with_the_set(evaluated: tuple[Path, dict]) -> None
     with Image.open(png_path) as image:
         assert image.format == "PNG" and image.width > 300
     stored = load_direction_set_evaluation(model_dir, "planted")
-    assert stored["set"]["scores"] == results["planted"]["set"]["scores"]
-    assert stored["set_checksum"] == load_direction_set(model_dir, "planted").checksum
-    meta = load_direction_set(model_dir, "planted").meta  # still loads: checksum and generator unchanged
-    first = meta["directions"][0]["metrics"]
+    assert stored.body["set"]["scores"] == results["planted"]["set"]["scores"]
+    assert stored.is_of(load_direction_set(model_dir, "planted").checksum) and stored.method == "test"
+    card = load_direction_set(model_dir, "planted").card  # still loads: checksum and generator unchanged
+    first = card.direction_metrics()[0]
     assert first["score"] == 0  # discovery metrics kept
     assert first["best_factor"] == "brightness" and set(first["factor_alignment"]) == set(PROBE_FACTORS)
-    assert meta["evaluation"]["file"] == "planted.eval.json"
+    assert card.evaluation is not None and card.evaluation["file"] == "planted.eval.json"
     with pytest.raises(NotFoundError, match="has no evaluation"):
         load_direction_set_evaluation(model_dir, "nonexistent")
 

@@ -62,7 +62,7 @@ def test_import_legacy_gan_with_both_nets(tmp_path: Path) -> None:
     torch.save({"modelG_state_dict": reference_generator_state(g), "modelD_state_dict": reference_discriminator_state(d),
                 "epoch": 49, "fid": [123.4, 99.0]}, checkpoint)
     manifest = import_legacy("gan", checkpoint, tmp_path / "paper-dcgan")
-    assert manifest["arch"] == {"latent_dim": 32, "ngf": 4, "image_size": 32, "ndf": 6}
+    assert manifest.arch == {"latent_dim": 32, "ngf": 4, "image_size": 32, "ndf": 6}
     loaded = load_model(tmp_path / "paper-dcgan", components=("generator", "discriminator"))
     z = torch.randn(3, 32)
     with torch.no_grad():
@@ -76,11 +76,11 @@ def test_import_legacy_plain_state_dicts_gan_and_vae(tmp_path: Path) -> None:
     g = _randomise(DCGANGenerator(latent_dim=100, ngf=2, image_size=16)).eval()
     torch.save(reference_generator_state(g), tmp_path / "netG.pt")
     manifest = import_legacy("gan", tmp_path / "netG.pt", tmp_path / "g")
-    assert manifest["arch"]["latent_dim"] == 100 and manifest["arch"]["ndf"] == 2
+    assert manifest.arch["latent_dim"] == 100 and manifest.arch["ndf"] == 2
     dec = _randomise(VAEDecoder(latent_dim=32, base_channels=4, image_size=32)).eval()
     torch.save({"state_dict": reference_decoder_state(dec)}, tmp_path / "decoder.pt")  # the reference's decoder.pt
     manifest = import_legacy("vae", tmp_path / "decoder.pt", tmp_path / "v")
-    assert manifest["arch"] == {"latent_dim": 32, "base_channels": 4, "image_size": 32}
+    assert manifest.arch == {"latent_dim": 32, "base_channels": 4, "image_size": 32}
     z = torch.randn(2, 32)
     with torch.no_grad():
         assert torch.equal(load_model(tmp_path / "v").generator(z), dec(z))

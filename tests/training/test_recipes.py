@@ -134,13 +134,13 @@ def test_improved_recipe_saves_the_average_and_tracks_quality(tiny_data: Path, t
     options = tiny_options(tiny_probe, **GAN, epochs=2, recipe="improved", quality_every_steps=2, quality_track_samples=8)
     result = run_training("gan", tiny_data, out, overrides=options, progress=False)
     card = result.card
-    assert card is not None and card["arch"]["d_norm"] == "spectral" and card["training"]["recipe"] == "improved"
-    assert card["training"]["images_seen"] == result.steps * 8 and card["training"]["stopped_by"] == "epochs"
+    assert card is not None and card.arch["d_norm"] == "spectral" and card.training["recipe"] == "improved"
+    assert card.training["images_seen"] == result.steps * 8 and card.training["stopped_by"] == "epochs"
     saved = load_model(out, components=("generator", "discriminator"))
     average, trained = result.nets["generator_ema"].state_dict(), result.nets["generator"].state_dict()
     served = saved.generator.state_dict()
-    choice = card["training"]["generator_choice"]["frechet_probe"]
-    shipped = card["training"]["saved_generator"]
+    choice = card.training["generator_choice"]["frechet_probe"]
+    shipped = card.training["saved_generator"]
     assert shipped == ("trained" if choice["trained"] < choice["average"] else "average")
     expected = trained if shipped == "trained" else average
     assert all(torch.equal(served[k].cpu(), expected[k].cpu()) for k in served)
@@ -157,14 +157,14 @@ def test_time_budget_stops_checkpoints_and_resumes(tiny_data: Path, tmp_path: Pa
     out = tmp_path / "budget"
     options = tiny_options(**GAN, epochs=3, max_minutes=1e-6)  # spent after the first step
     stopped = run_training("gan", tiny_data, out, overrides=options, progress=False)
-    assert stopped.steps == 1 and stopped.card is not None and stopped.card["training"]["stopped_by"] == "max_minutes"
+    assert stopped.steps == 1 and stopped.card is not None and stopped.card.training["stopped_by"] == "max_minutes"
     assert _records(out, "stop")[0]["reason"] == "max_minutes"
     assert load_training_state(out).meta["step"] == 1
     resumed = run_training("gan", tiny_data, out, overrides={"max_minutes": 0.0}, resume=True, progress=False)
     straight = run_training("gan", tiny_data, tmp_path / "straight", overrides={**options, "max_minutes": 0.0},
                             progress=False)
     assert resumed.steps == straight.steps and resumed.card is not None
-    assert resumed.card["training"]["stopped_by"] == "epochs"
+    assert resumed.card.training["stopped_by"] == "epochs"
 
 
 def test_resume_with_another_recipe_is_refused(tiny_data: Path, tmp_path: Path) -> None:
@@ -205,7 +205,7 @@ def test_memorisation_cli_writes_the_card(tiny_data: Path, tiny_probe: Path, tmp
                               "--probe", str(tiny_probe), "--samples", "8")
     assert code == 0, err
     assert json.loads(text)["generated"] == 8
-    assert load_model(out).manifest["metrics"]["memorisation"]["probe_features"]["ratio_of_medians"] > 0
+    assert load_model(out).card.metrics["memorisation"]["probe_features"]["ratio_of_medians"] > 0
     code, _, err = run_cli(capsys, monkeypatch, "models", "memorisation", "--model", str(out), "--data", str(tiny_data),
                            "--samples", "1")
     assert code != 0 and "--samples must be in 2..100000, got 1" in err

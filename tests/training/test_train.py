@@ -33,16 +33,16 @@ def test_one_gan_epoch_makes_a_loadable_model_folder_with_metrics(
     out = tmp_path / "tiny-gan"
     result = run_training("gan", tiny_data, out, overrides=tiny_options(tiny_probe, **GAN), progress=False)
     card = result.card
-    assert card is not None and card["id"] == "tiny-gan" and card["kind"] == "gan"
+    assert card is not None and card.id == "tiny-gan" and card.kind == "gan"
     for name in ("model.json", "generator.safetensors", "discriminator.safetensors", "config.json", "metrics.jsonl",
                  "curves.png", "samples.png", "samples/epoch_001.png", "checkpoint/state.json"):
         assert (out / name).is_file(), name
-    metrics = card["metrics"]
+    metrics = card.metrics
     assert metrics["frechet_probe"] >= 0
     assert set(metrics["factor_distance"]["per_factor"]) >= {"z_position", "rotation_deg", "noise_hu"}
     assert "test_r2" in metrics["probe"]
-    assert card["provenance"]["data_seed"] == 5 and card["provenance"]["epochs"] == 1 and "commit" in card["provenance"]
-    assert card["training"]["config"]["lr_g"] == 2e-4 and card["training"]["config"]["real_label_min"] == 0.9
+    assert card.provenance["data_seed"] == 5 and card.provenance["epochs"] == 1 and "commit" in card.provenance
+    assert card.training["config"]["lr_g"] == 2e-4 and card.training["config"]["real_label_min"] == 0.9
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert {"loss_d", "loss_g", "d_real", "d_fake", "noise_sigma"} <= set(records[0])
     loaded = load_model(out)
@@ -54,15 +54,15 @@ def test_one_gan_epoch_makes_a_loadable_model_folder_with_metrics(
                                   "--data", str(tiny_data), "--probe", str(tiny_probe), "--samples", "16")
     assert code == 0, err
     assert json.loads(out_text)["frechet_probe"] == pytest.approx(metrics["frechet_probe"], rel=0.2)
-    assert "quality_data" in load_model(out).manifest["metrics"]
+    assert "quality_data" in load_model(out).card.metrics
 
 
 @pytest.mark.slow
 def test_one_vae_epoch_makes_a_loadable_model_folder_with_metrics(tiny_data: Path, tiny_probe: Path, tmp_path: Path) -> None:
     out = tmp_path / "tiny-vae"
     card = run_training("vae", tiny_data, out, overrides=tiny_options(tiny_probe, **VAE), progress=False).card
-    assert card is not None and card["kind"] == "vae"
-    assert card["metrics"]["test_reconstruction_mae_hu"] > 0 and card["metrics"]["frechet_probe"] >= 0
+    assert card is not None and card.kind == "vae"
+    assert card.metrics["test_reconstruction_mae_hu"] > 0 and card.metrics["frechet_probe"] >= 0
     loaded = load_model(out)
     assert loaded.encoder is not None
     assert loaded.generator(torch.randn(2, loaded.latent_dim)).shape == (2, 1, 32, 32)

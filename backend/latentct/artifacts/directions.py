@@ -11,7 +11,8 @@ import torch
 
 from latentct import INTENDED_USE
 from latentct.artifacts._io import read_json, read_tensors, write_json, write_tensors
-from latentct.artifacts.models import load_manifest, validate_id
+from latentct.artifacts.cards import DirectionSetCard, ModelCard, SetEvaluation, read_card, update_card, write_card
+from latentct.artifacts.models import load_model_card, validate_id
 from latentct.core.errors import ArtifactError, InvalidInputError, NotFoundError
 
 DIRECTIONS_DIR = "directions"
@@ -24,8 +25,13 @@ class DirectionSet:
 
     id: str
     directions: torch.Tensor  # (K, latent_dim), float32, CPU
-    meta: dict[str, Any]
+    card: DirectionSetCard
     checksum: str  # sha256 of the safetensors file
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        """The card as the json it was read from (for exports; read fields from `card`)."""
+        return self.card.to_json()
 
     @property
     def count(self) -> int:
@@ -33,7 +39,7 @@ class DirectionSet:
 
     @property
     def method(self) -> str:
-        return str(self.meta.get("method", "unknown"))
+        return self.card.method
 
 
 def _paths(model_dir: Path, set_id: str) -> tuple[Path, Path]:
@@ -67,71 +73,54 @@ def save_direction_set(
 ) -> DirectionSet:
     """Normalise the rows to unit length and write the set beside the model it was made for."""
     model_dir = Path(model_dir)
-    manifest = load_manifest(model_dir)
+    model = load_model_card(model_dir)
     weights_path, json_path = _paths(model_dir, set_id)
-    unit = _normalise(directions, int(manifest["latent_dim"]))
+    unit = _normalise(directions, model.latent_dim)
     if direction_metrics is not None and len(direction_metrics) != unit.shape[0]:
         raise InvalidInputError(f"direction_metrics has {len(direction_metrics)} entries for {unit.shape[0]} directions")
     checksum = write_tensors(weights_path, {"directions": unit})
-    meta: dict[str, Any] = {
-        "id": set_id,
-        "model_id": manifest["id"],
-        "method": method,
-        "count": int(unit.shape[0]),
-        "latent_dim": int(unit.shape[1]),
-        "params": params or {},
-        "metrics": metrics or {},
+    raw: dict[str, Any] = {
+        "id": set_id, "model_id": model.id, "method": method, "count": int(unit.shape[0]),
+        "latent_dim": int(unit.shape[1]), "params": params or {}, "metrics": metrics or {},
         "directions": [{"index": i, "metrics": m} for i, m in enumerate(direction_metrics or [{}] * unit.shape[0])],
-        "generator_checksum": manifest["checksums"]["generator"],
-        "checksum": checksum,
-        "intended_use": INTENDED_USE,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        **(extra or {}),
+        "generator_checksum": model.generator_checksum, "checksum": checksum, "intended_use": INTENDED_USE,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **(extra or {}),
     }
-    write_json(json_path, meta)
-    return DirectionSet(id=set_id, directions=unit, meta=meta, checksum=checksum)
+    card = DirectionSetCard.from_json(raw, json_path)
+    write_card(json_path, card)
+    return DirectionSet(id=set_id, directions=unit, card=card, checksum=checksum)
 
 
-def load_direction_set(model_dir: Path | str, set_id: str, manifest: dict[str, Any] | None = None) -> DirectionSet:
+def load_direction_set(model_dir: Path | str, set_id: str, model: ModelCard | None = None) -> DirectionSet:
     """Load and check a set: it must exist, match its checksum, have unit rows and belong to this generator."""
     model_dir = Path(model_dir)
     weights_path, json_path = _paths(model_dir, set_id)
     if not weights_path.is_file() or not json_path.is_file():
         raise NotFoundError(f"model {model_dir.name!r} has no direction set {set_id!r}")
-    manifest = manifest or load_manifest(model_dir)
-    meta = read_json(json_path)
-    tensors = read_tensors(weights_path, meta.get("checksum"))
+    model = model or load_model_card(model_dir)
+    card = read_card(json_path, DirectionSetCard)
+    tensors = read_tensors(weights_path, card.checksum)
     if "directions" not in tensors:
         raise ArtifactError(f"{weights_path}: no tensor named 'directions'")
     directions = tensors["directions"].to(torch.float32)
-    latent_dim = int(manifest["latent_dim"])
-    if directions.dim() != 2 or directions.shape[1] != latent_dim:
-        raise ArtifactError(f"{weights_path}: 'directions' has shape {list(directions.shape)}, expected [K, {latent_dim}]")
+    if directions.dim() != 2 or directions.shape[1] != model.latent_dim:
+        raise ArtifactError(
+            f"{weights_path}: 'directions' has shape {list(directions.shape)}, expected [K, {model.latent_dim}]"
+        )
     if not torch.isfinite(directions).all():
         raise ArtifactError(f"{weights_path}: 'directions' contains non-finite values")
     worst = float((directions.norm(dim=1) - 1).abs().max())
     if worst > UNIT_TOLERANCE:
         raise ArtifactError(f"{weights_path}: rows must have unit length (off by up to {worst:.4f})")
-    if meta.get("generator_checksum") != manifest["checksums"]["generator"]:
+    if card.generator_checksum != model.generator_checksum:
         raise ArtifactError(f"{json_path}: made for another generator (generator_checksum differs from model.json)")
-    return DirectionSet(id=set_id, directions=directions, meta=meta, checksum=str(meta.get("checksum")))
+    return DirectionSet(id=set_id, directions=directions, card=card, checksum=card.checksum)
 
 
-def update_direction_set_meta(model_dir: Path | str, set_id: str, updates: dict[str, Any]) -> dict[str, Any]:
+def update_direction_set_meta(model_dir: Path | str, set_id: str, updates: dict[str, Any]) -> DirectionSetCard:
     """Merge `updates` into a set's json (dicts merged one level deep), e.g. to store its evaluation."""
     _, json_path = _paths(Path(model_dir), set_id)
-    meta = read_json(json_path)
-    protected = {"id", "checksum", "generator_checksum", "count", "latent_dim"}
-    clash = protected & set(updates)
-    if clash:
-        raise InvalidInputError(f"fields {sorted(clash)} of a direction set cannot be updated")
-    for key, value in updates.items():
-        if isinstance(value, dict) and isinstance(meta.get(key), dict):
-            meta[key] = {**meta[key], **value}
-        else:
-            meta[key] = value
-    write_json(json_path, meta)
-    return meta
+    return update_card(json_path, DirectionSetCard, updates)
 
 
 def list_direction_sets(model_dir: Path | str) -> list[str]:
@@ -176,14 +165,14 @@ def save_direction_set_evaluation(
     return json_path, png_path
 
 
-def load_direction_set_evaluation(model_dir: Path | str, set_id: str) -> dict[str, Any]:
-    """A set's evaluation json; NotFoundError when the set was never evaluated."""
+def load_direction_set_evaluation(model_dir: Path | str, set_id: str) -> SetEvaluation:
+    """A set's evaluation; NotFoundError when the set was never evaluated (`is_of` tells whether it is current)."""
     json_path, _ = evaluation_paths(model_dir, set_id)
     if not json_path.is_file():
         raise NotFoundError(
             f"direction set {set_id!r} of model {Path(model_dir).name!r} has no evaluation (run `latentct evaluate`)"
         )
-    return read_json(json_path)
+    return SetEvaluation.from_json(read_json(json_path), json_path)
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from latentct.artifacts.cards import ModelCard
 from latentct.artifacts.models import save_model
 from latentct.core.errors import ArtifactError, InvalidInputError
 from latentct.core.fsutil import ensure_writable_dir
@@ -167,7 +168,7 @@ def vae_from_legacy(data: dict[str, Any], where: str) -> tuple[dict[str, int], d
     return arch, nets
 
 
-def import_legacy(kind: str, checkpoint: Path | str, out: Path | str, ndf: int | None = None) -> dict[str, Any]:
+def import_legacy(kind: str, checkpoint: Path | str, out: Path | str, ndf: int | None = None) -> ModelCard:
     """Convert a reference checkpoint into the model folder `out` (written atomically); returns the manifest."""
     if kind not in ("gan", "vae"):
         raise InvalidInputError(f"kind must be 'gan' or 'vae', got {kind!r}")
@@ -182,12 +183,12 @@ def import_legacy(kind: str, checkpoint: Path | str, out: Path | str, ndf: int |
     return _save_atomically(out, kind, arch, nets, Path(checkpoint))
 
 
-def _save_atomically(out: Path, kind: str, arch: dict[str, int], nets: dict[str, nn.Module], checkpoint: Path) -> dict[str, Any]:
+def _save_atomically(out: Path, kind: str, arch: dict[str, int], nets: dict[str, nn.Module], checkpoint: Path) -> ModelCard:
     """Build the folder under its final name inside a hidden staging folder, then rename it into place."""
     ensure_writable_dir(out.parent)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     try:
-        manifest = save_model(
+        card = save_model(
             staging / out.name, kind=kind, arch=arch, nets=nets,
             description=f"imported from the paper's reference checkpoint {checkpoint.name}",
             data={"source": "unknown (legacy checkpoint; the paper trained on LIDC-IDRI)"},
@@ -197,4 +198,4 @@ def _save_atomically(out: Path, kind: str, arch: dict[str, int], nets: dict[str,
         os.replace(staging / out.name, out)  # replaces an empty directory too
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return manifest
+    return card

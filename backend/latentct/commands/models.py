@@ -7,11 +7,14 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from latentct.core.errors import InvalidInputError, NotFoundError
+
+if TYPE_CHECKING:
+    from latentct.artifacts.cards import ModelCard
 
 models_app = typer.Typer(help="List, show, publish and import model folders (model.json + safetensors).", no_args_is_help=True)
 
@@ -44,21 +47,21 @@ def _model_dir(model: str, models_dir: Path | None) -> Path:
     return found
 
 
-def _summary(manifest: dict[str, Any]) -> str:
-    metrics = manifest.get("metrics", {})
-    arch = ", ".join(f"{k}={v}" for k, v in manifest.get("arch", {}).items())
+def _summary(card: ModelCard) -> str:
+    metrics = card.metrics
+    arch = ", ".join(f"{k}={v}" for k, v in card.arch.items())
     fd = metrics.get("frechet_probe")
     factor = (metrics.get("factor_distance") or {}).get("mean") if isinstance(metrics.get("factor_distance"), dict) else None
     quality = f"FD(probe) {fd}" if fd is not None else "quality not measured"
     if factor is not None:
         quality += f", factor distance {factor}"
-    return f"{manifest['id']:24s} {manifest['kind']:4s} {arch:50s} {quality}"
+    return f"{card.id:24s} {card.kind:4s} {arch:50s} {quality}"
 
 
 @models_app.command("list")
 def list_command(models_dir: ModelsDirOpt = None) -> None:
     """List the model folders with kind, architecture and measured quality (invalid ones are named with the reason)."""
-    from latentct.artifacts import list_model_dirs, load_manifest
+    from latentct.artifacts import list_model_dirs, load_model_card
     from latentct.core.errors import LatentCTError
 
     root = _models_dir(models_dir)
@@ -68,7 +71,7 @@ def list_command(models_dir: ModelsDirOpt = None) -> None:
         return
     for folder in folders:
         try:
-            typer.echo(_summary(load_manifest(folder)))
+            typer.echo(_summary(load_model_card(folder)))
         except LatentCTError as exc:
             typer.echo(f"{folder.name:24s} INVALID: {exc}")
 
@@ -138,9 +141,9 @@ def import_legacy_command(
     """
     from latentct.artifacts.legacy import import_legacy
 
-    manifest = import_legacy(kind, checkpoint, out, ndf=ndf)
-    parts = ", ".join(sorted(manifest["checksums"]))
-    typer.echo(f"imported {kind} {manifest['id']} ({parts}; arch {manifest['arch']}) to {out}")
+    card = import_legacy(kind, checkpoint, out, ndf=ndf)
+    parts = ", ".join(sorted(card.checksums))
+    typer.echo(f"imported {kind} {card.id} ({parts}; arch {card.arch}) to {out}")
 
 
 @models_app.command("evaluate-quality")

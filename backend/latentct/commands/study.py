@@ -27,17 +27,17 @@ class FolderCatalog:
     def direction_set_identity(self, model_id: str, set_id: str) -> Any:
         from latentct.artifacts.catalog import SetIdentity
         from latentct.artifacts.directions import load_direction_set
-        from latentct.artifacts.models import load_manifest, validate_id
+        from latentct.artifacts.models import load_model_card, validate_id
         from latentct.core.errors import NotFoundError
 
         model_dir = self.models_dir / validate_id("model id", model_id)
         if not (model_dir / "model.json").is_file():
             raise NotFoundError(f"model {model_id!r} does not exist in {self.models_dir}")
-        manifest = load_manifest(model_dir)
-        direction_set = load_direction_set(model_dir, validate_id("set id", set_id), manifest)
+        card = load_model_card(model_dir)
+        direction_set = load_direction_set(model_dir, validate_id("set id", set_id), card)
         return SetIdentity(
             model_id=model_id,
-            model_checksum=str(manifest["checksums"]["generator"]),
+            model_checksum=card.generator_checksum,
             set_id=set_id,
             set_checksum=direction_set.checksum,
             count=direction_set.count,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from latentct.artifacts.cards import ModelCard
 
 train_app = typer.Typer(
     help="Train generative models (DCGAN, ResNet VAE) on a slice dataset, and the phantom probe that measures them.",
@@ -150,13 +153,13 @@ def _number(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"  # n/a: the factor is constant on the test split
 
 
-def _report(card: dict[str, Any] | None) -> None:
+def _report(card: ModelCard | None) -> None:
     if card is None:  # a non-zero rank under torchrun: rank 0 reports
         return
-    metrics = card.get("metrics", {})
+    metrics = card.metrics
     shown = ", ".join(f"{k}={v}" for k, v in metrics.items() if not isinstance(v, dict))
     factor = metrics.get("factor_distance", {}).get("mean") if isinstance(metrics.get("factor_distance"), dict) else None
-    typer.echo(f"model {card['id']} saved: {shown}" + (f", factor_distance_mean={factor}" if factor is not None else ""))
+    typer.echo(f"model {card.id} saved: {shown}" + (f", factor_distance_mean={factor}" if factor is not None else ""))
 
 
 def register(app: typer.Typer) -> None:

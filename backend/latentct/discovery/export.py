@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from latentct.artifacts import load_direction_set
+from latentct.artifacts import DirectionSet, load_direction_set
 from latentct.artifacts.directions import evaluation_paths, load_direction_set_evaluation
 from latentct.core.device import resolve_device
 from latentct.core.errors import InvalidInputError, NotFoundError
@@ -252,6 +252,15 @@ def _verdict_lines(verdict: dict[str, Any] | None) -> list[str]:
     return [] if verdict is None else [f"Verdict: {verdict_line(verdict)}.", ""]
 
 
+def _current_evaluation(model_dir: Path, direction_set: DirectionSet) -> dict[str, Any] | None:
+    """The set's evaluation json, or None when it was never evaluated or the evaluation measured an older version."""
+    try:
+        evaluation = load_direction_set_evaluation(model_dir, direction_set.id)
+    except NotFoundError:
+        return None
+    return evaluation.to_json() if evaluation.is_of(direction_set.checksum) else None
+
+
 def export_traversals(
     model_dir: Path | str,
     set_id: str,
@@ -265,13 +274,10 @@ def export_traversals(
     config.check()
     torch_device = resolve_device(device)
     model = load_for_discovery(model_dir, torch_device)
-    direction_set = load_direction_set(model.path, set_id, model.manifest)
+    direction_set = load_direction_set(model.path, set_id, model.card)
     window = parse_window(config.window, model.hu_range)
     consensus = label_consensus(labels_file, model.id, set_id)
-    try:
-        evaluation: dict[str, Any] | None = load_direction_set_evaluation(model.path, set_id)
-    except NotFoundError:
-        evaluation = None
+    evaluation = _current_evaluation(model.path, direction_set)
     latents = latents_from_seeds(model.latent_dim, list(range(config.first_seed, config.first_seed + config.seeds)))
     shifts = torch.linspace(-config.extent, config.extent, config.steps)
     shift_values = [round(float(s), 3) for s in shifts]
@@ -279,7 +285,7 @@ def export_traversals(
     with atomic_directory(out_dir, overwrite=overwrite) as tmp:
         for k, direction in enumerate(direction_set.directions):
             frames = to_uint8(traversal_frames(model.generator, direction, latents, shifts, torch_device), model.hu_range, window)
-            metrics = direction_set.meta["directions"][k].get("metrics", {})
+            metrics = direction_set.card.direction_metrics()[k]
             # a cleanly tracked factor as is; otherwise the factor it changes most, in parentheses
             factor = metrics.get("tracks") or (f"({metrics['best_factor']})" if metrics.get("best_factor") else "")
             label = f"d{k} {factor}".strip()

@@ -312,7 +312,7 @@ def build_scorecard(model_dir: Path | str, set_ids: list[str], config: Scorecard
         raise InvalidInputError("the scorecard needs at least one direction set (--set ID)")
     torch_device = resolve_device(device)
     model = load_for_discovery(model_dir, torch_device)
-    sets = {set_id: load_direction_set(model.path, set_id, model.manifest) for set_id in set_ids}
+    sets = {set_id: load_direction_set(model.path, set_id, model.card) for set_id in set_ids}
     probe = probe if probe is not None else load_probe(probe_dir, torch_device)
     factor_names = list(probe.factor_names)
     # the factors scored: the paper's five where the probe reads them (phantom), else every factor the probe reads

@@ -19,6 +19,7 @@ from torch import nn
 
 from latentct import INTENDED_USE
 from latentct.artifacts import list_direction_sets, list_model_dirs, load_direction_set, load_model, validate_id
+from latentct.artifacts.cards import ModelCard
 from latentct.artifacts.catalog import SetIdentity
 from latentct.artifacts.directions import load_scorecard
 from latentct.core.errors import ArtifactError, NotFoundError
@@ -86,6 +87,7 @@ class ServedModel:
     broken_sets: dict[str, str] = field(default_factory=dict)
     intended_use: str = INTENDED_USE
     scorecard: dict[str, Any] | None = None  # models/<id>/scorecard.json when `latentct scorecard` has written one
+    data: dict[str, Any] = field(default_factory=dict)  # the card's `data` section: where the training slices came from
 
     @property
     def backend_key(self) -> str:
@@ -157,26 +159,23 @@ def _compiled(generator: nn.Module) -> Forward:
     return torch.compile(generator, dynamic=True, options={"freezing": True})  # type: ignore[return-value]
 
 
-def _load_sets(model_dir: Path, manifest: dict[str, Any], served: ServedModel) -> None:
+def _load_sets(model_dir: Path, card: ModelCard, served: ServedModel) -> None:
     for set_id in list_direction_sets(model_dir):
         try:
-            loaded = load_direction_set(model_dir, set_id, manifest)
+            loaded = load_direction_set(model_dir, set_id, card)
         except Exception as exc:  # one broken set must not take the model down; it is reported by name
             # the public reason names the file and the problem; the path stays in the log
             served.broken_sets[set_id] = public_detail(str(exc) or type(exc).__name__, model_dir)
             log.warning("model %s: direction set %s not served: %s", served.id, set_id, exc)
             continue
-        metrics = [dict(d.get("metrics", {})) for d in loaded.meta.get("directions", [])]
-        if len(metrics) != loaded.count:
-            metrics = [{} for _ in range(loaded.count)]
         served.sets[set_id] = ServedDirectionSet(
             id=set_id,
             method=loaded.method,
             count=loaded.count,
             checksum=loaded.checksum,
             directions=loaded.directions.contiguous(),
-            params=dict(loaded.meta.get("params", {})),
-            direction_metrics=metrics,
+            params=dict(loaded.card.params),
+            direction_metrics=loaded.card.direction_metrics(),
         )
 
 
@@ -207,7 +206,7 @@ def load_served_model(model_dir: Path, device: torch.device, half_precision: str
         latent_dim=loaded.latent_dim,
         image_size=loaded.image_size,
         hu_range=hu_range,
-        description=str(loaded.manifest.get("description", "")),
+        description=loaded.card.description,
         generator_checksum=loaded.generator_checksum,
         generator=_frozen(generator, device, dtype),
         form=form if form is not generator else None,
@@ -215,11 +214,12 @@ def load_served_model(model_dir: Path, device: torch.device, half_precision: str
         device=device,
         dtype=dtype,
         half_error_hu=half_error,
-        intended_use=str(loaded.manifest.get("intended_use", INTENDED_USE)),
+        intended_use=loaded.card.intended_use,
+        data=copy.deepcopy(loaded.card.data),
     )
     if compile and device.type == "cpu":
         served.forward, served.compiled = _compiled(served.form if served.form is not None else served.generator), True
-    _load_sets(model_dir, loaded.manifest, served)
+    _load_sets(model_dir, loaded.card, served)
     served.scorecard = _scorecard_of(model_dir)
     return served
 

@@ -17,7 +17,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
-from latentct.artifacts import save_model, validate_id
+from latentct.artifacts import ModelCard, save_model, validate_id
 from latentct.artifacts._io import read_json, write_json
 from latentct.artifacts.checkpoints import TrainingState, has_training_state, load_training_state, save_training_state
 from latentct.core.errors import ArtifactError, InvalidInputError
@@ -90,7 +90,7 @@ def make_trainer(kind: str, config: CommonConfig, arch: dict[str, Any], runtime:
 class TrainResult:
     """What a run returns: the card written (rank 0 only) and this process's nets (for tests and callers)."""
 
-    card: dict[str, Any] | None
+    card: ModelCard | None
     nets: dict[str, nn.Module] = field(default_factory=dict)
     steps: int = 0
 
@@ -481,7 +481,7 @@ def _choose_generator(trainer: Trainer, tracker: quality.QualityTracker | None) 
 def _save_final(
     trainer: Trainer, config: CommonConfig, arch: dict[str, Any], out: Path, data: dict[str, Any], metrics: dict[str, Any],
     position: Position, runtime: Runtime, started_record: dict[str, Any], choice: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> ModelCard:
     fixed = torch.randn(24, config.latent_dim, generator=torch.Generator().manual_seed(config.sample_seed))
     save_grid_png(_sample_images(trainer, fixed, runtime), out / "samples.png", columns=8)
     images_per_s = position.step * config.batch_size * runtime.world_size / max(position.elapsed_s, 1e-9)

@@ -136,7 +136,7 @@ def evaluate_sets(
     config.check()
     torch_device = resolve_device(device)
     model = load_for_discovery(model_dir, torch_device, with_discriminator=True)
-    sets = [load_direction_set(model.path, set_id, model.manifest) for set_id in set_ids]  # fail before any work
+    sets = [load_direction_set(model.path, set_id, model.card) for set_id in set_ids]  # fail before any work
     probe = probe if probe is not None else load_probe(probe_dir, torch_device)
     probe_meta: dict[str, Any] = getattr(probe, "meta", None) or {}
     probe_source = {"dir": str(probe_dir) if probe_dir else "default", "checksum": probe_meta.get("checksum")}

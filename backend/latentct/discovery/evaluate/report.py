@@ -150,15 +150,16 @@ def write_report(bench: Bench, direction_set: DirectionSet, evaluation: dict[str
         + verdict_line(compared.verdict),
     )
     save_direction_set_evaluation(bench.model.path, direction_set.id, evaluation, png)
-    _store_direction_metrics(bench.model.path, direction_set.id, direction_set.meta, evaluation["directions"], evaluation)
+    _store_direction_metrics(bench.model.path, direction_set, evaluation["directions"], evaluation)
 
 
 def _store_direction_metrics(
-    model_dir: Path, set_id: str, meta: dict[str, Any], per_direction: list[dict[str, Any]], evaluation: dict[str, Any]
+    model_dir: Path, direction_set: DirectionSet, per_direction: list[dict[str, Any]], evaluation: dict[str, Any]
 ) -> None:
     """Merge the evaluation into the set's json: per-direction metrics beside the discovery ones, plus a summary."""
+    set_id = direction_set.id
     merged = []
-    for entry, new in zip(meta.get("directions", []), per_direction, strict=False):
+    for entry, new in zip(direction_set.card.directions, per_direction, strict=False):
         kept = {k: v for k, v in (entry.get("metrics") or {}).items() if k != "factor_alignment"}
         merged.append({**entry, "metrics": {**kept, **new}})
     summary = {

@@ -1,0 +1,247 @@
+"""Typed cards: the json files beside weights (`model.json`, a direction set's json, `<set>.eval.json`) as dataclasses.
+
+One idiom for all three: `Card.from_json(raw, path)` checks the fields it knows (a broken file is an ArtifactError
+naming the file and the field) and keeps every field it does not know in `extra`, so that an older or newer writer's
+additions survive a read-modify-write; `card.to_json()` writes the known fields first, in a fixed order, then the
+extras. `update_card` is the one merge-update: dicts merged one level deep, protected fields refused, then validated
+again and written atomically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from latentct import INTENDED_USE
+from latentct.artifacts._io import read_json, write_json
+from latentct.core.errors import ArtifactError, InvalidInputError
+from latentct.nets import COMPONENTS, check_arch
+
+JsonDict = dict[str, Any]
+
+
+def _field(raw: JsonDict, key: str, path: Path, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+    """raw[key], checked to be of `kind`; a missing field takes `default`, or is an error when there is none."""
+    if key not in raw:
+        if default is ...:
+            raise ArtifactError(f"{path}: missing field {key!r}")
+        return default() if callable(default) else default
+    value = raw[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float, (int, float))):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ArtifactError(f"{path}: field {key!r} must be {names}, got {type(value).__name__}")
+    return value
+
+
+def _extras(raw: JsonDict, cls: type) -> JsonDict:
+    known = {f.name for f in fields(cls)} - {"extra"}
+    return {k: v for k, v in raw.items() if k not in known}
+
+
+def _known(card: Any) -> JsonDict:
+    return {f.name: getattr(card, f.name) for f in fields(card) if f.name != "extra"}
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """`model.json`: what a model folder holds and how it was made (research only, not for clinical use)."""
+
+    id: str
+    kind: str
+    arch: JsonDict
+    latent_dim: int
+    image_size: int
+    hu_range: tuple[float, float]
+    checksums: dict[str, str]
+    format_version: int = 1
+    description: str = ""
+    intended_use: str = INTENDED_USE
+    data: JsonDict = field(default_factory=dict)
+    training: JsonDict = field(default_factory=dict)
+    metrics: JsonDict = field(default_factory=dict)
+    provenance: JsonDict = field(default_factory=dict)
+    extra: JsonDict = field(default_factory=dict)
+
+    PROTECTED: ClassVar[frozenset[str]] = frozenset(
+        {"id", "kind", "arch", "checksums", "latent_dim", "image_size", "format_version"}
+    )
+    WHAT: ClassVar[str] = "model.json"
+    REMEDY: ClassVar[str] = "; save the model again"
+
+    @property
+    def generator_checksum(self) -> str:
+        return self.checksums["generator"]
+
+    @classmethod
+    def from_json(cls, raw: JsonDict, path: Path) -> ModelCard:
+        kind = _field(raw, "kind", path, str)
+        if kind not in COMPONENTS:
+            raise ArtifactError(f"{path}: field 'kind' must be one of {sorted(COMPONENTS)}, got {kind!r}")
+        arch = _field(raw, "arch", path, dict)
+        try:
+            check_arch(kind, arch)
+        except ValueError as exc:
+            raise ArtifactError(f"{path}: field 'arch': {exc}") from None
+        sizes = {key: _field(raw, key, path, int) for key in ("latent_dim", "image_size")}
+        for key, value in sizes.items():
+            if arch.get(key, value) != value:
+                raise ArtifactError(f"{path}: field {key!r} = {value} disagrees with arch.{key} = {arch[key]}")
+        checksums = _field(raw, "checksums", path, dict)
+        if "generator" not in checksums:
+            raise ArtifactError(f"{path}: field 'checksums' has no 'generator' entry")
+        return cls(
+            id=str(raw.get("id", "")), kind=kind, arch=arch, hu_range=_hu_range(raw, path), checksums=checksums,
+            format_version=_field(raw, "format_version", path, int, 1),
+            description=_field(raw, "description", path, str, ""),
+            intended_use=_field(raw, "intended_use", path, str, INTENDED_USE),
+            **sizes, **{k: _field(raw, k, path, dict, dict) for k in ("data", "training", "metrics", "provenance")},
+            extra=_extras(raw, cls),
+        )
+
+    def to_json(self) -> JsonDict:
+        known = _known(self)
+        order = ("format_version", "id", "kind", "arch", "latent_dim", "image_size", "hu_range", "description",
+                 "intended_use", "data", "training", "metrics", "provenance", "checksums")
+        out = {key: known[key] for key in order}
+        out["hu_range"] = [float(self.hu_range[0]), float(self.hu_range[1])]
+        return {**out, **self.extra}
+
+
+def _hu_range(raw: JsonDict, path: Path) -> tuple[float, float]:
+    value = _field(raw, "hu_range", path, list)
+    try:
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError):
+        low, high = 0.0, 0.0
+    if len(value) != 2 or not low < high:
+        raise ArtifactError(f"{path}: field 'hu_range' must be [low, high] with low < high, got {value!r}")
+    return low, high
+
+
+@dataclass(frozen=True)
+class DirectionSetCard:
+    """`directions/<set>.json`: a set's method, parameters, per-direction metrics and the generator it belongs to."""
+
+    id: str
+    model_id: str
+    method: str
+    count: int
+    latent_dim: int
+    generator_checksum: str
+    checksum: str
+    params: JsonDict = field(default_factory=dict)
+    metrics: JsonDict = field(default_factory=dict)
+    directions: list[JsonDict] = field(default_factory=list)
+    intended_use: str = INTENDED_USE
+    created: str = ""
+    provenance: JsonDict = field(default_factory=dict)
+    evaluation: JsonDict | None = None
+    extra: JsonDict = field(default_factory=dict)
+
+    PROTECTED: ClassVar[frozenset[str]] = frozenset({"id", "checksum", "generator_checksum", "count", "latent_dim"})
+    WHAT: ClassVar[str] = "a direction set"
+    REMEDY: ClassVar[str] = "; save the set again"
+
+    @classmethod
+    def from_json(cls, raw: JsonDict, path: Path) -> DirectionSetCard:
+        card = cls(
+            **{k: _field(raw, k, path, str) for k in ("id", "generator_checksum", "checksum")},
+            model_id=_field(raw, "model_id", path, str, ""),
+            method=_field(raw, "method", path, str, "unknown"),
+            count=_field(raw, "count", path, int),
+            latent_dim=_field(raw, "latent_dim", path, int),
+            params=_field(raw, "params", path, dict, dict),
+            metrics=_field(raw, "metrics", path, dict, dict),
+            directions=_field(raw, "directions", path, list, list),
+            intended_use=_field(raw, "intended_use", path, str, INTENDED_USE),
+            created=_field(raw, "created", path, str, ""),
+            provenance=_field(raw, "provenance", path, dict, dict),
+            evaluation=_field(raw, "evaluation", path, (dict, type(None)), None),
+            extra=_extras(raw, cls),
+        )
+        if card.directions and len(card.directions) != card.count:
+            raise ArtifactError(f"{path}: field 'directions' has {len(card.directions)} entries for count {card.count}")
+        return card
+
+    def direction_metrics(self) -> list[JsonDict]:
+        """Each direction's metrics dict, one per direction (empty dicts where the card has none)."""
+        found = [dict(entry.get("metrics") or {}) for entry in self.directions if isinstance(entry, dict)]
+        return found if len(found) == self.count else [{} for _ in range(self.count)]
+
+    def to_json(self) -> JsonDict:
+        known = _known(self)
+        order = ("id", "model_id", "method", "count", "latent_dim", "params", "metrics", "directions",
+                 "generator_checksum", "checksum", "intended_use", "created", "provenance", "evaluation")
+        out = {key: known[key] for key in order if known[key] is not None}
+        return {**out, **self.extra}
+
+
+@dataclass(frozen=True)
+class SetEvaluation:
+    """`directions/<set>.eval.json`: what `latentct evaluate` measured for one version of a set.
+
+    The header is typed (which set, which version, which generator, which method); the measurements themselves
+    (`set`, `random_baseline`, `comparison`, `directions`, ...) stay as the evaluate package wrote them, in `body`.
+    """
+
+    set_id: str
+    set_checksum: str
+    model_id: str
+    generator_checksum: str
+    method: str
+    body: JsonDict = field(default_factory=dict)
+
+    HEADER: ClassVar[tuple[str, ...]] = ("set_id", "set_checksum", "model_id", "generator_checksum", "method")
+
+    @classmethod
+    def from_json(cls, raw: JsonDict, path: Path) -> SetEvaluation:
+        header = {key: _field(raw, key, path, str) for key in cls.HEADER}
+        return cls(**header, body={k: v for k, v in raw.items() if k not in cls.HEADER})
+
+    def is_of(self, set_checksum: str) -> bool:
+        """Whether this evaluation measured the set version with this checksum (not an older one)."""
+        return self.set_checksum == set_checksum
+
+    def to_json(self) -> JsonDict:
+        return {**{key: getattr(self, key) for key in self.HEADER}, **self.body}
+
+
+class _Card(Protocol):
+    PROTECTED: ClassVar[frozenset[str]]
+    WHAT: ClassVar[str]
+    REMEDY: ClassVar[str]
+
+    def to_json(self) -> JsonDict: ...
+
+
+CardT = TypeVar("CardT", ModelCard, DirectionSetCard)
+
+
+def read_card(path: Path, card_type: type[CardT]) -> CardT:
+    return card_type.from_json(read_json(path), path)
+
+
+def write_card(path: Path, card: _Card) -> None:
+    write_json(path, card.to_json())
+
+
+def merged(card: CardT, updates: JsonDict, path: Path) -> CardT:
+    """`card` with `updates` merged in (dicts one level deep); protected fields are refused, the result is checked."""
+    clash = card.PROTECTED & set(updates)
+    if clash:
+        raise InvalidInputError(f"fields {sorted(clash)} of {card.WHAT} cannot be updated{card.REMEDY}")
+    raw = card.to_json()
+    for key, value in updates.items():
+        raw[key] = {**raw[key], **value} if isinstance(value, dict) and isinstance(raw.get(key), dict) else value
+    return type(card).from_json(raw, path)
+
+
+def update_card(path: Path, card_type: type[CardT], updates: JsonDict) -> CardT:
+    """The one merge-update of a card file: read, merge, check, write atomically; returns the card written."""
+    card = merged(read_card(path, card_type), updates, path)
+    write_card(path, card)
+    return card
+
+
+__all__ = ["DirectionSetCard", "ModelCard", "SetEvaluation", "merged", "read_card", "update_card", "write_card"]

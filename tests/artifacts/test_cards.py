@@ -1,0 +1,117 @@
+"""Typed cards: one read/validate idiom, unknown fields kept, one merge-update, shipped cards round-trip unchanged."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from latentct.artifacts import (
+    DirectionSetCard,
+    ModelCard,
+    load_direction_set,
+    load_model_card,
+    save_direction_set,
+    save_model,
+    update_direction_set_meta,
+    update_manifest,
+)
+from latentct.artifacts.cards import SetEvaluation, merged
+from latentct.artifacts.directions import (
+    evaluation_paths,
+    list_direction_sets,
+    load_direction_set_evaluation,
+    save_direction_set_evaluation,
+)
+from latentct.core.errors import ArtifactError, InvalidInputError
+from latentct.nets import build_component
+
+REPO_MODELS = Path(__file__).resolve().parents[2] / "models"
+ARCH = {"latent_dim": 8, "ngf": 4, "ndf": 4, "image_size": 16}
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path) -> Path:
+    torch.manual_seed(0)
+    save_model(tmp_path / "m", kind="gan", arch=ARCH, nets={"generator": build_component("gan", "generator", ARCH)})
+    return tmp_path / "m"
+
+
+@pytest.mark.parametrize("folder", sorted(p for p in REPO_MODELS.iterdir() if (p / "model.json").is_file()))
+def test_shipped_cards_round_trip_byte_for_byte(folder: Path) -> None:
+    """Reading a shipped card and writing it back changes nothing: no field lost, reordered or reformatted."""
+    raw = json.loads((folder / "model.json").read_text())
+    assert ModelCard.from_json(raw, folder / "model.json").to_json() == raw
+    assert list(ModelCard.from_json(raw, folder / "model.json").to_json()) == list(raw)
+    for set_id in list_direction_sets(folder):
+        path = folder / "directions" / f"{set_id}.json"
+        raw_set = json.loads(path.read_text())
+        again = DirectionSetCard.from_json(raw_set, path).to_json()
+        assert again == raw_set and list(again) == list(raw_set)
+
+
+def test_unknown_fields_survive_a_merge_update(model_dir: Path) -> None:
+    raw = json.loads((model_dir / "model.json").read_text())
+    (model_dir / "model.json").write_text(json.dumps({**raw, "from_a_newer_writer": {"x": 1}}))
+    card = update_manifest(model_dir, {"metrics": {"fid": 2.0}, "description": "retitled"})
+    assert card.extra == {"from_a_newer_writer": {"x": 1}}
+    reread = load_model_card(model_dir)
+    assert reread.metrics == {"fid": 2.0} and reread.description == "retitled" and reread.extra == card.extra
+    update_manifest(model_dir, {"metrics": {"memorisation": {"ratio": 1.3}}})  # merged one level deep
+    assert load_model_card(model_dir).metrics == {"fid": 2.0, "memorisation": {"ratio": 1.3}}
+
+
+@pytest.mark.parametrize("field", ["id", "kind", "arch", "checksums", "latent_dim"])
+def test_protected_model_fields_are_refused_and_the_file_is_unchanged(model_dir: Path, field: str) -> None:
+    before = (model_dir / "model.json").read_bytes()
+    with pytest.raises(InvalidInputError, match=rf"\['{field}'\] of model.json cannot be updated; save the model again"):
+        update_manifest(model_dir, {field: "x"})
+    assert (model_dir / "model.json").read_bytes() == before
+
+
+def test_an_update_that_breaks_the_card_is_refused_before_writing(model_dir: Path) -> None:
+    before = (model_dir / "model.json").read_bytes()
+    with pytest.raises(ArtifactError, match="field 'hu_range' must be"):
+        update_manifest(model_dir, {"hu_range": [10, -10]})
+    with pytest.raises(ArtifactError, match="field 'metrics' must be dict, got list"):
+        update_manifest(model_dir, {"metrics": [1, 2]})
+    assert (model_dir / "model.json").read_bytes() == before
+
+
+def test_wrong_types_in_a_card_name_the_file_and_field(model_dir: Path) -> None:
+    raw = json.loads((model_dir / "model.json").read_text())
+    for field, value, expected in [("latent_dim", "8", "must be int, got str"), ("latent_dim", True, "must be int, got bool"),
+                                   ("checksums", {}, "has no 'generator' entry"), ("kind", "gpt", "must be one of")]:
+        (model_dir / "model.json").write_text(json.dumps({**raw, field: value}))
+        with pytest.raises(ArtifactError, match=rf"model\.json: field '{field}'.*{expected}"):
+            load_model_card(model_dir)
+
+
+def test_direction_set_card_merge_and_protection(model_dir: Path) -> None:
+    save_direction_set(model_dir, "r", torch.randn(3, 8), method="random", extra={"reference": True})
+    card = update_direction_set_meta(model_dir, "r", {"evaluation": {"file": "r.eval.json"}, "metrics": {"m": 1}})
+    assert card.evaluation == {"file": "r.eval.json"} and card.metrics == {"m": 1} and card.extra == {"reference": True}
+    assert load_direction_set(model_dir, "r").card == card
+    with pytest.raises(InvalidInputError, match=r"\['checksum'\] of a direction set cannot be updated"):
+        update_direction_set_meta(model_dir, "r", {"checksum": "0" * 64})
+    with pytest.raises(ArtifactError, match="field 'directions' has 2 entries for count 3"):
+        merged(card, {"directions": [{}, {}]}, Path("r.json"))
+
+
+def test_an_evaluation_knows_which_version_of_the_set_it_measured(model_dir: Path) -> None:
+    first = save_direction_set(model_dir, "r", torch.randn(3, 8), method="random")
+    header = {"set_id": "r", "set_checksum": first.checksum, "model_id": "m",
+              "generator_checksum": load_model_card(model_dir).generator_checksum, "method": "random"}
+    save_direction_set_evaluation(model_dir, "r", {**header, "verdict": {"better": True}}, PNG)
+    evaluation = load_direction_set_evaluation(model_dir, "r")
+    assert isinstance(evaluation, SetEvaluation) and evaluation.is_of(first.checksum)
+    assert evaluation.body["verdict"] == {"better": True} and evaluation.body["intended_use"].startswith("research only")
+    second = save_direction_set(model_dir, "r", torch.randn(3, 8), method="random")  # re-discovered: new version
+    assert not load_direction_set_evaluation(model_dir, "r").is_of(second.checksum)
+    json_path, _ = evaluation_paths(model_dir, "r")
+    json_path.write_text(json.dumps({k: v for k, v in header.items() if k != "set_checksum"}))
+    with pytest.raises(ArtifactError, match="missing field 'set_checksum'"):
+        load_direction_set_evaluation(model_dir, "r")
