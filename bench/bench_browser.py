@@ -23,18 +23,19 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from tests.support.serverproc import ServerProcess, clean_environ, free_port, latentct_command  # noqa: E402
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -169,38 +170,21 @@ def make_paper_size_model(models_dir: Path) -> Path:
     return models_dir
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(models_dir: Path, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(models_dir: Path, workdir: Path) -> ServerProcess:
     port = free_port()
     env = {
-        **os.environ,
+        **clean_environ(),
+        "LATENTCT_PORT": str(port),
         "LATENTCT_DATABASE_URL": f"sqlite:///{workdir / 'labels.sqlite3'}",
         "LATENTCT_ADMIN_TOKEN": secrets.token_urlsafe(32),
         "LATENTCT_DATA_DIR": str(workdir / "var"),
         "LATENTCT_CPU_THREADS": os.environ.get("LATENTCT_CPU_THREADS", "1"),  # a shared machine: one core unless told
     }
-    executable = Path(sys.executable).parent / "latentct"
-    log = (workdir / "server.log").open("wb")
-    command = [str(executable), "serve", "--models-dir", str(models_dir), "--port", str(port)]
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"error: latentct serve exited; see {workdir / 'server.log'}")
-        try:
-            if httpx.get(f"{url}/api/ready", timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    process.terminate()
-    raise SystemExit("error: latentct serve was not ready within 180 s")
+    command = [*latentct_command(), "serve", "--models-dir", str(models_dir), "--port", str(port)]
+    try:
+        return ServerProcess(env, workdir / "server.log", command).start().wait_ready(180)
+    except RuntimeError as exc:
+        raise SystemExit(f"error: latentct serve did not become ready: {str(exc)[:2000]}") from None
 
 
 def summary(values: list[float]) -> str:
@@ -274,7 +258,7 @@ def main() -> None:
     if not Path(CHROMIUM).exists():
         raise SystemExit(f"error: {CHROMIUM} is missing (apt-get install chromium)")
 
-    process = None
+    process: ServerProcess | None = None
     with tempfile.TemporaryDirectory() as tmp:
         url = args.url
         if url is None:
@@ -282,11 +266,11 @@ def main() -> None:
             if args.paper_size:
                 models_dir = make_paper_size_model(Path(tmp) / "models")
             elif models_dir is None:
-                sys.path.insert(0, str(REPO_ROOT))
                 from tests.factories import make_tiny_models_dir
 
                 models_dir = make_tiny_models_dir(Path(tmp) / "models")
-            process, url = start_server(models_dir, Path(tmp))
+            process = start_server(models_dir, Path(tmp))
+            url = process.base_url
         try:
             models = httpx.get(f"{url}/api/models", timeout=30).json()
             model = next((m for m in models if m["id"] == args.model), models[0]) if args.model else models[0]
@@ -294,8 +278,7 @@ def main() -> None:
             run(url, model["id"], set_id, args.moves, args.directions, args.first_touches, args.only_first_touch)
         finally:
             if process is not None:
-                process.terminate()
-                process.wait(timeout=10)
+                process.stop(10)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from pydicom.uid import RLELossless  # noqa: E402
 from tests.hardening.conftest import build_hardening_models_dir  # noqa: E402
 from tests.hardening.dicom_bombs import BOMBS, UploadAnswer, send_upload, slice_file, thorax_hu  # noqa: E402
 from tests.hardening.fuzzing import FuzzReport, fuzz  # noqa: E402
-from tests.hardening.serverproc import ADMIN_TOKEN, ServerProcess, free_port, server_env  # noqa: E402
+from tests.support.serverproc import ADMIN_TOKEN, ServerProcess, free_port, server_env  # noqa: E402
 
 
 def main() -> None:

@@ -49,7 +49,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.hardening.loadgen import Target, run_load  # noqa: E402
-from tests.hardening.serverproc import (  # noqa: E402
+from tests.support.serverproc import (  # noqa: E402
     ADMIN_TOKEN,
     ServerProcess,
     bearer,

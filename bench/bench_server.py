@@ -31,9 +31,6 @@ import io
 import os
 import platform
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,6 +42,10 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.support.serverproc import ServerProcess, clean_environ, free_port  # noqa: E402
+
 DEMO = {
     "gan": ("phantom-dcgan", {"latent_dim": 32, "ngf": 32, "ndf": 32, "image_size": 128}),
     "vae": ("phantom-vae", {"latent_dim": 32, "base_channels": 16, "image_size": 128}),
@@ -226,28 +227,6 @@ def strip_paths(model_id: str, set_id: str, steps: int, seeds: Seeds) -> Iterato
 # servers under test
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_ready(port: int, process: subprocess.Popen[bytes], path: str, timeout_s: float = 600.0) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}{path}", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("server not ready in time")
-
-
 @dataclass(frozen=True)
 class Running:
     port: int
@@ -282,8 +261,8 @@ def server(
     kind: str, models_dir: Path, device: str, options: list[str], data_dir: Path, settings: dict[str, str] | None = None
 ) -> Iterator[Running]:
     port = free_port()
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("LATENTCT_")}  # each variant: its own settings
-    env = {**inherited, "LATENTCT_DATA_DIR": str(data_dir), "LATENTCT_LOG_LEVEL": "warning", **(settings or {})}
+    env = {**clean_environ(), "LATENTCT_DATA_DIR": str(data_dir), "LATENTCT_LOG_LEVEL": "warning",  # its own settings
+           "LATENTCT_PORT": str(port), **(settings or {})}
     if kind == "naive":
         command = [sys.executable, __file__, "--naive-server", "--port", str(port), "--models-dir", str(models_dir),
                    "--device", device]
@@ -292,16 +271,12 @@ def server(
         command = [sys.executable, "-m", "latentct.cli", "serve", "--models-dir", str(models_dir), "--port", str(port),
                    "--device", device, *options]
         ready_path = "/api/ready"
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = ServerProcess(env, data_dir / f"server-{kind}-{port}.log", command).start()
     try:
-        wait_ready(port, process, ready_path)
+        process.wait_answering(ready_path, 600.0)
         yield Running(port, process.pid)
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        process.stop(30)
 
 
 @dataclass

@@ -12,7 +12,7 @@ import pytest
 
 from tests.deploy.deployfiles import REPO, Instruction, dockerfile_env, read_dockerfile
 from tests.factories import make_tiny_models_dir
-from tests.hardening.serverproc import ServerProcess, clean_environ, free_port
+from tests.support.serverproc import ServerProcess, clean_environ, free_port
 
 
 def image_environment(models_dir: Path, data_dir: Path, port: int) -> dict[str, str]:

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from tests.deploy.deployfiles import REPO
-from tests.hardening.serverproc import free_port
+from tests.support.serverproc import free_port
 
 PODMAN = shutil.which("podman") or "podman"
 PODMAN_COMPOSE = shutil.which("podman-compose") or "podman-compose"

@@ -9,7 +9,7 @@ import pytest
 
 from tests.deploy.conftest import image_environment
 from tests.deploy.deployfiles import Instruction, read_dockerfile
-from tests.hardening.serverproc import ServerProcess, free_port
+from tests.support.serverproc import ServerProcess, free_port
 
 
 def healthcheck_command() -> list[str]:

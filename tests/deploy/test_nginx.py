@@ -24,7 +24,7 @@ from websockets.sync.client import connect
 from latentct.api.limits import MULTIPART_OVERHEAD_BYTES
 from latentct.core.config import Settings
 from tests.deploy.deployfiles import REPO, dockerfile_env, read_dockerfile
-from tests.hardening.serverproc import ServerProcess, free_port, raw_request
+from tests.support.serverproc import ServerProcess, free_port, raw_request
 
 CONF = REPO / "deploy" / "nginx.conf"
 MIB = 1024 * 1024

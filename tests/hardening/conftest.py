@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from tests.factories import make_tiny_model, make_tiny_models_dir
-from tests.hardening.serverproc import ADMIN_TOKEN, ServerProcess, free_port, server_env
+from tests.support.serverproc import ADMIN_TOKEN, ServerProcess, free_port, server_env
 
 TRUNCATED_MODEL = "tiny-truncated"
 QUEUE_SIZE = 2

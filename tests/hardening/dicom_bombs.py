@@ -33,7 +33,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from tests.hardening.serverproc import ServerProcess
+from tests.support.serverproc import ServerProcess
 
 MIB = 1 << 20
 PIXEL_DATA_OW = b"\xe0\x7f\x10\x00OW\x00\x00"  # (7FE0,0010) OW in explicit VR little endian, before its length

@@ -15,7 +15,7 @@ import pytest
 from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, RLELossless
 
 from tests.hardening.dicom_bombs import BOMBS, reset_peak_rss, send_upload, slice_file, thorax_hu
-from tests.hardening.serverproc import ServerProcess
+from tests.support.serverproc import ServerProcess
 
 # issue 18's bound is one second to the answer; wall time on a shared CI machine measures the neighbours, so the test
 # bounds the server's CPU time for the upload (refused bombs: 0.01-0.3 s, before the fix up to 10.8 s) and the bench

@@ -20,7 +20,7 @@ from latentct.rendering.errors import public_detail
 from tests.api.test_encode import dicom_bytes, npy_bytes, png_bytes, thorax_hu
 from tests.hardening.conftest import GARBAGE_SET, PICKLED_MODEL, TRUNCATED_MODEL
 from tests.hardening.dicom_bombs import BOMBS
-from tests.hardening.serverproc import ServerProcess
+from tests.support.serverproc import ServerProcess
 
 INTERNALS = re.compile(r"0x[0-9a-fA-F]{6,}|object at|Traceback|File \"")
 NOT_FOUND_PATHS = [

@@ -16,7 +16,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.hardening.conftest import GARBAGE_SET, PICKLED_MODEL, TRUNCATED_MODEL
-from tests.hardening.serverproc import ADMIN_TOKEN, ServerProcess, bearer, free_port, new_annotator, server_env
+from tests.support.serverproc import ADMIN_TOKEN, ServerProcess, bearer, free_port, new_annotator, server_env
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 STREAM = "/api/models/tiny-gan/traversal/stream"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.hardening.fuzzing import FuzzReport, fuzz, load_schema
-from tests.hardening.serverproc import ADMIN_TOKEN, ServerProcess
+from tests.support.serverproc import ADMIN_TOKEN, ServerProcess
 
 EXAMPLES_PER_PASS = 20  # x (positive, negative, positive on served ids) x 19 operations: about 700 requests
 KNOWN_422_MISMATCH = "at /components/schemas/HTTPValidationError/properties/detail"

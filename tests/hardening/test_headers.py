@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.hardening.conftest import ALLOWED_ORIGIN
-from tests.hardening.serverproc import ServerProcess, raw_request
+from tests.support.serverproc import ServerProcess, raw_request
 
 MODEL = "/api/models/tiny-gan"
 EVERYWHERE = {"x-content-type-options": "nosniff", "x-frame-options": "DENY", "referrer-policy": "no-referrer"}

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from tests.hardening.serverproc import ServerProcess
+from tests.support.serverproc import ServerProcess
 
 MODEL = "/api/models/tiny-gan"
 # superscript, circled, Arabic-Indic, Extended Arabic-Indic, full-width, Devanagari digits; '_'; non-decimal floats

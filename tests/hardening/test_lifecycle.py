@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.hardening.serverproc import ServerProcess, free_port, latentct_command, server_env
+from tests.support.serverproc import ServerProcess, free_port, latentct_command, server_env
 
 # `latentct serve` whose model loading waits until a gate file exists: readiness can be watched before warm-up ends
 GATED_SERVE = """

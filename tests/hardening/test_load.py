@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 
 from tests.hardening.loadgen import Target, run_load
-from tests.hardening.serverproc import ADMIN_TOKEN, ServerProcess, bearer, new_annotator
+from tests.support.serverproc import ADMIN_TOKEN, ServerProcess, bearer, new_annotator
 
 CLIENTS = 32
 SECONDS = 8.0

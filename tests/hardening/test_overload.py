@@ -15,7 +15,7 @@ import pytest
 
 from latentct.rendering.encoding import PNG_SIGNATURE
 from tests.hardening.conftest import QUEUE_SIZE
-from tests.hardening.serverproc import ServerProcess, free_port, running, server_env
+from tests.support.serverproc import ServerProcess, free_port, running, server_env
 
 BURST = 48
 STRIP = "/api/models/tiny-gan/traversal.png"

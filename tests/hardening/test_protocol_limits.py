@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hardening.serverproc import ServerProcess, free_port, raw_request, server_env
+from tests.support.serverproc import ServerProcess, free_port, raw_request, server_env
 
 LIMIT = 65536  # LATENTCT_MAX_HEADER_BYTES of the shared server (the default)
 LARGE_LIMIT = 256 * 1024

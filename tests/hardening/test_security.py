@@ -26,7 +26,7 @@ from tests.hardening.conftest import (
     SECRET,
     plant_pickle,
 )
-from tests.hardening.serverproc import ADMIN_TOKEN, ServerProcess, bearer, new_annotator, raw_request
+from tests.support.serverproc import ADMIN_TOKEN, ServerProcess, bearer, new_annotator, raw_request
 
 MIB = 1024 * 1024
 LABEL = {"model": "tiny-gan", "set": "random", "direction": 0, "term": "rotation", "confidence": 3}

@@ -25,7 +25,7 @@ from latentct.labels.tokens import (
 )
 from latentct.labels.vocabulary import load_vocabulary
 from tests.factories import make_tiny_model
-from tests.hardening.serverproc import ServerProcess, bearer, free_port, latentct_command, server_env
+from tests.support.serverproc import ServerProcess, bearer, free_port, latentct_command, server_env
 
 WEAK = "admintok"
 MADE_UP = [

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from label_test_support import POSTGRES_URL, make_store
 
 from latentct.labels.store import LabelStore
+from tests.labels.label_test_support import POSTGRES_URL, make_store
 
 
 @pytest.fixture(scope="session")

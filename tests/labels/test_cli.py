@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 import typer
-from label_test_support import IDENTITY, make_store
 from typer.testing import CliRunner
 
 from latentct.commands import labels as label_commands
 from latentct.labels.db import create_label_engine, head_revision
 from latentct.labels.store import hash_token
+from tests.labels.label_test_support import IDENTITY, make_store
 
 
 def _app() -> typer.Typer:

@@ -12,8 +12,6 @@ from typing import Any
 import httpx
 import pytest
 from alembic import command
-from label_server_app import FixedCatalog, build_app
-from label_test_support import IDENTITY, OTHER, make_store, serve_in_thread
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -27,6 +25,8 @@ from latentct.labels.db import (
 )
 from latentct.labels.errors import IdempotencyConflictError
 from latentct.labels.store import LabelStore
+from tests.labels.label_server_app import FixedCatalog, build_app
+from tests.labels.label_test_support import IDENTITY, OTHER, make_store, serve_in_thread
 
 LABEL: dict[str, Any] = {"direction_index": 2, "term": "rotation", "confidence": 4, "polarity": "clockwise"}
 BODY = {"model": "gan_demo", "set": "sefa", "direction": 2, "term": "rotation", "confidence": 4, "polarity": "clockwise"}

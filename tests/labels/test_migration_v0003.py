@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 from alembic import command
-from label_test_support import ADMIN_TOKEN, IDENTITY, make_store
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from latentct.labels.agreement import Vote
 from latentct.labels.db import alembic_config, create_label_engine, current_revision, head_revision
+from tests.labels.label_test_support import ADMIN_TOKEN, IDENTITY, make_store
 
 
 def _upgrade(engine: Engine, revision: str) -> None:

@@ -8,12 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
-from label_server_app import FixedCatalog, build_app
-from label_test_support import ADMIN_TOKEN, IDENTITY, serve_in_thread
 
 from latentct.labels.agreement import DirectionAgreement, Vote, consensus_of_categories, fleiss_kappa, set_agreement
 from latentct.labels.blinding import visible_metrics
 from latentct.labels.store import Annotator, LabelStore
+from tests.labels.label_server_app import FixedCatalog, build_app
+from tests.labels.label_test_support import ADMIN_TOKEN, IDENTITY, serve_in_thread
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 AGREEMENT = "/api/models/gan_demo/directions/sefa/agreement"

@@ -10,11 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from label_server_app import FixedCatalog, build_app
-from label_test_support import ADMIN_TOKEN, IDENTITY, OTHER, make_store, serve_in_thread
 
 from latentct.core.config import Settings
 from latentct.labels.store import LabelStore, open_label_store
+from tests.labels.label_server_app import FixedCatalog, build_app
+from tests.labels.label_test_support import ADMIN_TOKEN, IDENTITY, OTHER, make_store, serve_in_thread
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 GOOD_LABEL = {

@@ -6,12 +6,8 @@ The servers are the real `latentct serve` over a tiny models folder, configured 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,63 +15,23 @@ from pathlib import Path
 
 import httpx
 import pytest
-from label_test_support import ADMIN_TOKEN, free_port, make_store
+
 from tests.factories import make_tiny_model
+from tests.labels.label_test_support import ADMIN_TOKEN, make_store
+from tests.support.serverproc import ServerProcess, free_port, server_env
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 LABEL = {"model": "tiny-gan", "set": "sefa", "direction": 0, "term": "lung_volume", "confidence": 3}
 DIRECTIONS = 4  # the tiny model's set has four directions
-LATENTCT = str(Path(sys.executable).with_name("latentct"))
 
 
-class ServerProcess:
-    """One `latentct serve` process on a free port."""
-
-    def __init__(self, database_url: str, models_dir: Path, log_path: Path) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        env = {
-            **os.environ,
-            "LATENTCT_DATABASE_URL": database_url,
-            "LATENTCT_ADMIN_TOKEN": ADMIN_TOKEN,
-            "LATENTCT_LOG_LEVEL": "warning",
-            "LATENTCT_DEVICE": "cpu",
-        }
-        command = [LATENTCT, "serve", "--models-dir", str(models_dir), "--host", "127.0.0.1", "--port", str(self.port)]
-        self._log = log_path.open("ab")
-        self.process = subprocess.Popen(command, env=env, stdout=self._log, stderr=subprocess.STDOUT)
-        self._wait_until_up(log_path)
-
-    def _wait_until_up(self, log_path: Path) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"server exited with {self.process.returncode}: {log_path.read_text()[-2000:]}"
-                )
-            try:
-                if httpx.get(f"{self.base_url}/api/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"server did not come up: {log_path.read_text()[-2000:]}")
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-        self._log.close()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
-        self._log.close()
+def label_server(database_url: str, models_dir: Path, log_path: Path) -> ServerProcess:
+    """A ready `latentct serve` on a free port over `models_dir`, its labels in `database_url`."""
+    env = server_env(models_dir, log_path.parent / "var", free_port(), database_url=database_url,
+                     admin_token=ADMIN_TOKEN, log_level="warning")
+    server = ServerProcess(env, log_path).start()
+    server.wait_ready()
+    return server
 
 
 @pytest.fixture
@@ -101,7 +57,7 @@ def test_sigkill_during_concurrent_writes_loses_no_acknowledged_label(
     tokens = [setup_store.create_annotator(f"writer {i}")[1] for i in range(8)]
     setup_store.close()
     log_path = tmp_path / "server.log"
-    servers.append(ServerProcess(sqlite_url, models_dir, log_path))
+    servers.append(label_server(sqlite_url, models_dir, log_path))
     acknowledged: dict[int, str] = {}
     lock = threading.Lock()
 
@@ -130,7 +86,7 @@ def test_sigkill_during_concurrent_writes_loses_no_acknowledged_label(
         thread.join(timeout=60)
     assert len(acknowledged) >= 120
 
-    servers.append(ServerProcess(sqlite_url, models_dir, log_path))
+    servers.append(label_server(sqlite_url, models_dir, log_path))
     stored = httpx.get(f"{servers[1].base_url}/api/labels?limit=10000", headers=ADMIN, timeout=30).json()
     stored_texts = {label["id"]: label["text"] for label in stored}
     missing = {
@@ -153,7 +109,7 @@ def test_writers_retrying_after_a_sigkill_with_their_keys_store_every_label_once
     tokens = [setup_store.create_annotator(f"writer {i}")[1] for i in range(8)]
     setup_store.close()
     log_path = tmp_path / "server.log"
-    servers.append(ServerProcess(sqlite_url, models_dir, log_path))
+    servers.append(label_server(sqlite_url, models_dir, log_path))
     answered: list[int] = []
     unanswered: list[tuple[str, str, dict[str, object]]] = []  # (token, key, body)
     lock = threading.Lock()
@@ -185,7 +141,7 @@ def test_writers_retrying_after_a_sigkill_with_their_keys_store_every_label_once
         thread.join(timeout=60)
     assert len(unanswered) == len(tokens)  # every writer had one label in flight
 
-    servers.append(ServerProcess(sqlite_url, models_dir, log_path))
+    servers.append(label_server(sqlite_url, models_dir, log_path))
     replayed = 0  # retries of labels the killed server had stored: before Idempotency-Key, each was a duplicate
     with httpx.Client(base_url=servers[1].base_url, timeout=30) as client:
         for token, key, body in unanswered:
@@ -217,7 +173,7 @@ def test_a_label_stored_but_never_acknowledged_is_not_stored_twice_by_its_retry(
     setup_store.close()
     database = sqlite_url.removeprefix("sqlite:///")
     log_path = tmp_path / "server.log"
-    servers.append(ServerProcess(sqlite_url, models_dir, log_path))
+    servers.append(label_server(sqlite_url, models_dir, log_path))
     label = {**LABEL, "text": "sent once, never answered"}
     headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "save-3f9a"}
     body = json.dumps(label).encode()
@@ -234,7 +190,7 @@ def test_a_label_stored_but_never_acknowledged_is_not_stored_twice_by_its_retry(
         servers[0].kill()  # committed, and the answer is never read
     (stored_key,) = _key_rows(database)
 
-    servers.append(ServerProcess(sqlite_url, models_dir, log_path))
+    servers.append(label_server(sqlite_url, models_dir, log_path))
     retry = httpx.post(f"{servers[1].base_url}/api/labels", json=label, headers=headers, timeout=30)
     assert retry.status_code == 201 and retry.headers["Idempotent-Replayed"] == "true", retry.text
     assert stored_key == ("save-3f9a", retry.json()["id"])
@@ -254,11 +210,8 @@ def test_a_label_stored_but_never_acknowledged_is_not_stored_twice_by_its_retry(
 def test_two_servers_sharing_postgresql_see_each_others_labels(
     tmp_path: Path, postgres_url: str, models_dir: Path, servers: list[ServerProcess]
 ) -> None:
-    log_path = tmp_path / "servers.log"
-    servers.append(ServerProcess(postgres_url, models_dir, log_path))
-    servers.append(
-        ServerProcess(postgres_url, models_dir, log_path)
-    )  # migrates the same schema at once: no-op
+    servers.append(label_server(postgres_url, models_dir, tmp_path / "first.log"))
+    servers.append(label_server(postgres_url, models_dir, tmp_path / "second.log"))  # migrates the same schema: no-op
     first, second = (httpx.Client(base_url=server.base_url, timeout=30) for server in servers)
     created = first.post("/api/annotators", json={"name": "Dr Shared"}, headers=ADMIN)
     assert created.status_code == 201

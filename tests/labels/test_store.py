@@ -7,7 +7,6 @@ import sys
 from datetime import timezone
 
 import pytest
-from label_test_support import ADMIN_TOKEN, IDENTITY, OTHER, RETRAINED, make_store, revisions_up_to
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
@@ -16,6 +15,7 @@ from latentct.core.errors import InvalidInputError, NotFoundError
 from latentct.labels.db import create_label_engine, current_revision, head_revision, upgrade_database
 from latentct.labels.errors import LabelStoreUnavailableError
 from latentct.labels.store import LabelQuery, LabelStore, consensus_for_set, hash_token, open_label_store
+from tests.labels.label_test_support import ADMIN_TOKEN, IDENTITY, OTHER, RETRAINED, make_store, revisions_up_to
 
 
 def test_migrations_are_idempotent_and_reach_head(store: LabelStore) -> None:

@@ -6,7 +6,6 @@ import csv
 import io
 
 import pytest
-from label_server_app import FixedCatalog
 
 from latentct.artifacts.catalog import SetIdentity
 from latentct.core.errors import InvalidInputError, NotFoundError
@@ -14,6 +13,7 @@ from latentct.labels.errors import ConflictError, PermissionDeniedError
 from latentct.labels.store import Annotator, LabelQuery, LabelStore
 from latentct.labels.studies import LabelFields, StudyStore, annotator_order
 from latentct.labels.study_results import measured_terms, results_csv, results_figure, study_results
+from tests.labels.label_server_app import FixedCatalog
 
 MODEL, MODEL_SUM = "gan_demo", "a" * 64
 SET_A = SetIdentity(MODEL, MODEL_SUM, "hiddenalpha", "1" * 64, 4)

@@ -7,11 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from label_test_support import make_store
-from tests.factories import make_tiny_models_dir
-
 from latentct.commands.study import FolderCatalog
 from latentct.labels.studies import LabelFields, StudyStore
+from tests.factories import make_tiny_models_dir
+from tests.labels.label_test_support import make_store
 
 
 def _latentct(*args: str) -> subprocess.CompletedProcess[str]:

@@ -1,8 +1,9 @@
-"""`latentct serve` as a real subprocess for hardening tests and benchmarks: start, wait for readiness, inspect, stop.
+"""`latentct serve` as a real subprocess: start, wait for readiness, inspect, stop.
 
-Used by tests/hardening, tests/deploy and bench/bench_load.py / bench_fuzz.py. The server gets an environment of
-its own (LATENTCT_* of the caller are dropped, so a developer's settings never leak into a test), logs to a file,
-and exposes what /proc says about it (resident memory, threads, open descriptors) for leak checks.
+The one server-process helper of the tests and benchmarks (tests/hardening, tests/deploy, tests/e2e, tests/labels,
+tests/api/test_serve_cli.py, bench/). The server gets an environment of its own (LATENTCT_* of the caller are
+dropped, so a developer's settings never leak into a test), logs to a file, and exposes what /proc says about it
+(resident memory, threads, open descriptors) for leak checks.
 """
 
 from __future__ import annotations
@@ -61,12 +62,17 @@ def server_env(models_dir: Path, data_dir: Path, port: int, **settings: Any) -> 
 class ServerProcess:
     """One `latentct serve` process; `command` defaults to the console script with `serve`."""
 
-    def __init__(self, env: Mapping[str, str], log_path: Path, command: Sequence[str] | None = None) -> None:
+    def __init__(
+        self, env: Mapping[str, str], log_path: Path, command: Sequence[str] | None = None, *,
+        cwd: Path | None = None, new_session: bool = False,
+    ) -> None:
         self.env = dict(env)
         self.port = int(self.env["LATENTCT_PORT"])
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(log_path)
         self.command = list(command) if command is not None else [*latentct_command(), "serve"]
+        self.cwd = cwd
+        self.new_session = new_session  # its own process group: kill_group() then reaches uvicorn's workers too
         self.process: subprocess.Popen[bytes] | None = None
 
     # lifecycle --------------------------------------------------------------------------------------------------
@@ -74,7 +80,8 @@ class ServerProcess:
     def start(self) -> ServerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(self.command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(self.command, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                            cwd=self.cwd, start_new_session=self.new_session)
         return self
 
     def wait_listening(self, timeout_s: float = READY_TIMEOUT_S) -> None:
@@ -82,7 +89,11 @@ class ServerProcess:
         self._wait_for(lambda client: client.get("/api/health").status_code == 200, timeout_s, "listening")
 
     def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> ServerProcess:
-        self._wait_for(lambda client: client.get("/api/ready").status_code == 200, timeout_s, "ready")
+        return self.wait_answering("/api/ready", timeout_s)
+
+    def wait_answering(self, path: str, timeout_s: float = READY_TIMEOUT_S) -> ServerProcess:
+        """Until GET `path` answers 200 (a server without /api/ready, such as a benchmark's naive baseline)."""
+        self._wait_for(lambda client: client.get(path).status_code == 200, timeout_s, f"answering {path}")
         return self
 
     def _wait_for(self, probe: Any, timeout_s: float, what: str) -> None:
@@ -124,6 +135,20 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait(10)
+
+    def kill(self) -> int:
+        """SIGKILL (a crash: no shutdown code runs) and reap."""
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.kill()
+        return self.process.wait(30)
+
+    def kill_group(self) -> None:
+        """SIGKILL the whole process group (started with new_session=True): the server and every worker it spawned."""
+        assert self.process is not None and self.new_session
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(30)
 
     def __enter__(self) -> ServerProcess:
         return self

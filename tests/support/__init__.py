@@ -1,0 +1,1 @@
+"""What tests and benchmarks share: a real `latentct serve` process (serverproc.py)."""
