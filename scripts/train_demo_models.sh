@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Retrain the shipped demo models from nothing, on a CPU: phantom dataset -> phantom probe -> DCGAN (improved recipe)
 # and ResNet VAE, trained side by side, one thread each, under a time budget -> models/phantom-dcgan,
-# models/phantom-vae, models/_phantom-probe; then the memorisation check. Direction sets: scripts/discover_demo_sets.sh.
+# models/phantom-vae, models/_phantom-probe; then the memorisation check and the nearest-training-slice index.
+# Direction sets: scripts/discover_demo_sets.sh.
 #
 #   bash scripts/train_demo_models.sh        # about 95 min on a 2-core CPU with native bf16 (AMX); minutes on a GPU
 #
@@ -57,5 +58,8 @@ wait "$vae"
 for id in phantom-dcgan phantom-vae; do
   latentct models publish "$WORK/$id" --models-dir "$MODELS" --overwrite
   latentct models memorisation --model "$MODELS/$id" --data "$DATA" --samples 1000 > "$WORK/$id.memorisation.json"
+  # the nearest-training-slice index of the app (Explore's toggle, GET .../nearest): the training split regenerated
+  # from the card's data block (not read from $DATA, so that nearest.png can render its slices anywhere)
+  latentct nearest build --model "$MODELS/$id" --no-progress
 done
 latentct models list --models-dir "$MODELS"

@@ -22,9 +22,9 @@ app = typer.Typer(
 
 
 def _register_commands() -> None:
-    from latentct.commands import data, discover, labels, models, serve, study, train, volume
+    from latentct.commands import data, discover, labels, models, nearest, serve, study, train, volume
 
-    for module in (data, train, models, discover, serve, labels, volume, study):
+    for module in (data, train, models, discover, serve, labels, volume, study, nearest):
         module.register(app)
 
 

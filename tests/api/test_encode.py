@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from latentct.data.ingest import resize_hu
 from tests.api.helpers import png_pixels
 
 GAN = "/api/models/tiny-gan"
@@ -85,8 +86,19 @@ def test_vae_encodes_every_format_with_its_encoder(client) -> None:
 
 
 def test_non_square_and_odd_sizes_are_resized_like_training_data(client) -> None:
-    encode(client, VAE, "wide.npy", npy_bytes(np.full((40, 100), 40.0, np.float32)))
-    encode(client, VAE, "rgb.png", png_bytes(np.zeros((20, 20, 3), np.uint8)))
+    """What the model sees of a 40 x 100 band of soft tissue: padded to a square with air and resampled to the
+    model's size exactly as `latentct data import` prepares training slices (data/ingest.py:resize_hu)."""
+    wide = np.full((40, 100), 40.0, np.float32)
+    response = client.post(f"{VAE}/encode", params={"images": "true"}, files={"file": ("wide.npy", npy_bytes(wide))})
+    assert response.status_code == 200, response.text
+    images = response.json()["images"]
+    seen = np.asarray(images["original_hu"], np.float32).reshape(images["size"], images["size"])  # row by row
+    expected = np.round(np.clip(resize_hu(wide, images["size"]), -1000, 2000))
+    assert seen.shape == expected.shape == (images["size"], images["size"])
+    np.testing.assert_allclose(seen, expected, atol=1.0)  # whole HU in the answer
+    assert seen[0, 0] == -1000 and seen[images["size"] // 2, images["size"] // 2] == pytest.approx(40, abs=1)
+    rgb = encode(client, VAE, "rgb.png", png_bytes(np.zeros((20, 20, 3), np.uint8)))  # colour: read as grey, 0 = -1000
+    assert rgb["input_format"] == "png"
 
 
 def test_gan_encodes_by_seeded_latent_optimisation(client) -> None:

@@ -118,3 +118,22 @@ def test_an_annotator_labels_items_without_learning_their_set(http: httpx.Client
     assert [row["set"] for row in table] == list(SETS)
     figure = http.get(f"/api/studies/{study_id}/results?format=png", headers=ADMIN)
     assert figure.status_code == 200 and figure.content.startswith(b"\x89PNG")
+
+
+def test_the_label_listing_does_not_reveal_what_a_study_hides(http: httpx.Client) -> None:
+    """GET /api/labels would name the set and direction of each study answer: an annotator's listing leaves them out
+    (their own labels outside the study stay listed); an admin's listing has them all."""
+    study_id = _create(http, ADMIN).json()["id"]
+    annotator = _annotator(http, "Dr Curious")
+    item_id = http.get(f"/api/studies/{study_id}/items", headers=annotator).json()[0]["item"]
+    answer = http.post(f"/api/studies/{study_id}/items/{item_id}/label", json={"term": "rotation", "confidence": 4},
+                       headers=annotator)
+    assert answer.status_code == 201, answer.text
+    outside = http.post("/api/labels", json={"model": "tiny-gan", "set": "sefa", "direction": 0, "term": "artefact",
+                                             "text": "ring", "confidence": 2}, headers=annotator)
+    assert outside.status_code == 201, outside.text
+    own = http.get("/api/labels", headers=annotator)
+    assert own.status_code == 200 and [label["id"] for label in own.json()] == [outside.json()["id"]]
+    assert http.get("/api/labels", params={"set": "sefa", "current": True}, headers=annotator).json()[0]["term"] == "artefact"
+    everything = {label["id"] for label in http.get("/api/labels", headers=ADMIN, params={"limit": 5000}).json()}
+    assert {answer.json()["id"], outside.json()["id"]} <= everything

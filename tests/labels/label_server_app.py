@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from latentct.api.errors import install_error_handlers
-from latentct.api.routes_labels import router
+from latentct.api.routes.labels import router
 from latentct.artifacts.catalog import SetIdentity
 from latentct.core.config import Settings
 from latentct.core.errors import NotFoundError

@@ -228,7 +228,7 @@ def test_hints_in_metrics_are_shown_only_to_those_who_may_see_the_consensus() ->
                "factor": "rotation", "factor_alignment": {"rotation": 0.9}, "change_hu": 12.0}
     assert visible_metrics(metrics, show_hints=False) == {"rank": 1, "eigenvalue": 3.0, "change_hu": 12.0}
     assert visible_metrics(metrics, show_hints=True) == metrics
-    from latentct.api.routes_models import _direction_info
+    from latentct.api.routes.models import _direction_info
 
     labelled = _direction([Vote(1, 0, "rotation", 1), Vote(2, 0, "rotation", 1)])
     annotator = Annotator(id=1, name="A", role="annotator", created_at=None)  # type: ignore[arg-type]

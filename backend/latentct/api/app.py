@@ -26,22 +26,12 @@ from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
 
 from latentct import INTENDED_USE, __version__
-from latentct.api import (
-    routes_encode,
-    routes_health,
-    routes_images,
-    routes_labels,
-    routes_live,
-    routes_local,
-    routes_models,
-    routes_studies,
-    routes_volumes,
-)
 from latentct.api.caching import ResponseCache
 from latentct.api.errors import install_error_handlers
 from latentct.api.fast_image import ImageFastPath
 from latentct.api.frontend import mount_frontend
 from latentct.api.limits import BodyLimitMiddleware
+from latentct.api.routes import ROUTERS
 from latentct.api.security_headers import SecurityHeadersMiddleware
 from latentct.core.config import Settings
 from latentct.core.device import resolve_device
@@ -143,9 +133,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def _api_router() -> APIRouter:
     api = APIRouter(prefix="/api")
-    for module in (routes_health, routes_models, routes_images, routes_live, routes_encode, routes_local, routes_labels,
-                   routes_volumes, routes_studies):
-        api.include_router(module.router)
+    for router in ROUTERS:
+        api.include_router(router)
     return api
 
 

@@ -7,6 +7,7 @@ thread hop per dependency per request for what is a dictionary lookup.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, Path, Query
@@ -25,7 +26,7 @@ from latentct.rendering.encoding import MAX_SCALE
 from latentct.rendering.engine import InferenceEngine
 from latentct.rendering.errors import NotReadyError
 from latentct.rendering.latents import MAX_SHIFT
-from latentct.rendering.query import ImageQuery, query_from_params
+from latentct.rendering.query import ImageQuery, TraversalQuery, query_from_params, traversal_query
 from latentct.rendering.registry import ModelRegistry, ServedDirectionSet, ServedModel
 from latentct.rendering.windows import WINDOW_HELP
 
@@ -103,6 +104,32 @@ async def image_params(
 
 
 ImageParamsDep = Annotated[ImageQuery, Depends(image_params)]
+
+MAX_STEPS = 64
+
+
+async def traversal_params(
+    direction: Annotated[int, Query(ge=0, le=999_999, description="index of the direction to traverse (needs `set`)")],
+    extent: Annotated[
+        float,
+        Query(gt=0, le=MAX_SHIFT, allow_inf_nan=False, description=f"frames from -extent to +extent; 0 < e <= {MAX_SHIFT:g}"),
+    ] = 6.0,
+    steps: Annotated[int, Query(ge=2, le=MAX_STEPS, description=f"number of frames, 2..{MAX_STEPS}")] = 9,
+) -> TraversalQuery:
+    """The traversal part of a strip, GIF or stream request (with the image query: seed, set, shifts, window)."""
+    return traversal_query(direction, extent, steps)
+
+
+TraversalDep = Annotated[TraversalQuery, Depends(traversal_params)]
+
+
+async def get_heavy_slots(connection: HTTPConnection) -> asyncio.Semaphore:
+    """The slots of per-request heavy work (/encode, /local-directions share them): at most that many at once."""
+    slots: asyncio.Semaphore = connection.app.state.encode_slots
+    return slots
+
+
+HeavySlotsDep = Annotated[asyncio.Semaphore, Depends(get_heavy_slots)]
 
 
 def etag_parts(

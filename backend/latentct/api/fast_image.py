@@ -2,7 +2,7 @@
 
 Under load on two cores a request to the route cost about 2.66 ms of server CPU, 0.34 ms of it in FastAPI's and
 Starlette's machinery around the handler (routing, dependency solving, parameter validation, its middleware).
-This ASGI middleware answers the common requests itself with `routes_images.image_response`, the function the route
+This ASGI middleware answers the common requests itself with `routes/images.image_response`, the function the route
 calls, so the bytes and headers are the route's. It takes a request only when `rendering/query.py` can read the query
 strictly (the contract's parameters, each well-formed, none twice; no pydantic) and the model serves; for anything
 else (an unknown or odd parameter, a model that is not ready or not known) it passes the request on untouched, and
@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from latentct.api.errors import domain_error_response
-from latentct.api.routes_images import image_response
+from latentct.api.routes.images import image_response
 from latentct.core.errors import LatentCTError
 from latentct.rendering.query import strict_image_query
 

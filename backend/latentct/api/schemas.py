@@ -49,6 +49,9 @@ class ModelInfo(BaseModel):
     device: str = Field(description="device the generator runs on")
     intended_use: str
     has_scorecard: bool = Field(False, description="GET .../scorecard answers (the model folder has a scorecard)")
+    pixel_spacing_mm: float | None = Field(
+        None, description="mm per pixel: the phantom's for phantom-trained models, else what the card records; null: unknown"
+    )
 
 
 class TiedCategory(BaseModel):
@@ -105,6 +108,15 @@ class DirectionVectors(BaseModel):
     directions: list[list[float]] = Field(description="K rows of latent_dim float32 values, unit length, in set order")
 
 
+class VolumeDirection(BaseModel):
+    """Extension (issue 20): the direction a volume of a set walks when none is given, or why there is none."""
+
+    set: str
+    direction: int | None = Field(description="the direction index; null where the set has no slice-level direction")
+    direction_source: str | None = Field(description="consensus or scorecard; null with direction")
+    detail: str | None = Field(description="why there is none (what the volume itself would answer with 422)")
+
+
 class LocalDirections(BaseModel):
     """Extension of the contract: the pullback-metric directions at one latent (GET .../local-directions)."""
 
@@ -149,6 +161,14 @@ class LiveMessage(_Strict):
     scale: int = Field(1, ge=1, le=MAX_SCALE)
 
 
+class EncodeImages(BaseModel):
+    """The prepared slice and G(latent), what `reconstruction_mae_hu` compares: row-major, rounded to whole HU."""
+
+    size: int = Field(description="image_size: both arrays hold size x size values, row by row (row 0 at the top)")
+    original_hu: list[int] = Field(description="the upload padded, resized and clipped like the training data")
+    reconstruction_hu: list[int] = Field(description="the model's image of the returned latent")
+
+
 class EncodeResponse(BaseModel):
     latent: list[float]
     method: Literal["encoder", "optimization"]
@@ -157,6 +177,9 @@ class EncodeResponse(BaseModel):
     steps: int = Field(description="optimisation steps (0 for the encoder)")
     seconds: float = Field(description="time spent encoding on this server")
     input_format: str = Field(description="dicom, png or npy")
+    images: EncodeImages | None = Field(
+        None, description="with `?images=true`: the slice as prepared and its reconstruction, in HU (else null)"
+    )
 
 
 class Health(BaseModel):

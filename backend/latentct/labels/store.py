@@ -24,6 +24,7 @@ from latentct.labels.agreement import SetAgreement, Vote, set_agreement
 from latentct.labels.context import check_sign, context_from_json, context_json
 from latentct.labels.db import WRITE_OPTION, create_label_engine, upgrade_database
 from latentct.labels.errors import IdempotencyConflictError, LabelStoreUnavailableError
+from latentct.labels.study_tables import StudyLabelRow
 from latentct.labels.tables import (
     MAX_ANNOTATOR_NAME_CHARS,
     MAX_CHECKSUM_CHARS,
@@ -91,13 +92,16 @@ class Label:
 
 @dataclass(frozen=True)
 class LabelQuery:
-    """Filters of a label listing; None means any. `current_only` keeps each annotator's latest per direction."""
+    """Filters of a label listing; None means any. `current_only` keeps each annotator's latest per direction;
+    `outside_studies` leaves out labels given in a blinded reader study (their set and direction are the study's
+    secret: an annotator reads those answers through the study, which never names them)."""
 
     model_id: str | None = None
     set_id: str | None = None
     direction_index: int | None = None
     annotator_id: int | None = None
     current_only: bool = False
+    outside_studies: bool = False
     limit: int = 1000
     offset: int = 0
 
@@ -544,6 +548,8 @@ class LabelStore:
         ]
         if query.current_only:
             conditions.append(is_current)
+        if query.outside_studies:
+            conditions.append(LabelRow.id.not_in(select(StudyLabelRow.label_id)))
         if conditions:
             statement = statement.where(and_(*conditions))
         with self._errors("listing labels"), self._session() as session:

@@ -42,6 +42,10 @@ class UploadTooLargeError(UploadError):
     """The upload is over the size limit (HTTP 413)."""
 
 
+class EncodeCancelledError(UploadError):
+    """The client went away while its slice was being encoded: the work stops (the answer has no reader)."""
+
+
 def public_detail(text: str, *roots: Path) -> str:
     """`text` fit for a public answer: no server paths, heap addresses or tracebacks; the full text belongs in the log.
 

@@ -12,7 +12,8 @@ generator was trained). Same image, same latent.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -22,6 +23,7 @@ from latentct.core.errors import InvalidInputError
 from latentct.core.hu import hu_to_unit, unit_to_hu
 from latentct.data.ingest import resize_hu
 from latentct.rendering.engine import InferenceEngine
+from latentct.rendering.errors import EncodeCancelledError
 from latentct.rendering.registry import ServedModel
 
 OPT_STEPS = 150
@@ -39,6 +41,9 @@ class EncodeResult:
     reconstruction_mae_hu: float
     steps: int
     seconds: float
+    # the prepared slice and G(latent), both (image_size, image_size) HU: what the error was measured between
+    original_hu: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32), repr=False)
+    reconstruction_hu: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32), repr=False)
 
 
 def prepare_slice(hu: np.ndarray, model: ServedModel) -> np.ndarray:
@@ -97,26 +102,47 @@ class _LatentOptimisation:
         return self.z.detach()[0].cpu()
 
 
-async def encode_slice(engine: InferenceEngine, model: ServedModel, image: np.ndarray) -> EncodeResult:
-    """Prepared slice (image_size, image_size) in [-1, 1] -> latent, method, mean absolute reconstruction error in HU."""
+async def _optimised_latent(
+    engine: InferenceEngine, model: ServedModel, image: np.ndarray, cancelled: Callable[[], Awaitable[bool]] | None
+) -> torch.Tensor:
+    """GAN inversion in slices of OPT_SLICE_STEPS; between slices, stop when `cancelled()` says the client left."""
+    optimisation = _LatentOptimisation(model, image)
+    while not optimisation.done:
+        if cancelled is not None and await cancelled():
+            raise EncodeCancelledError(f"encoding for model {model.id!r} stopped after {optimisation.steps_done} steps")
+        await engine.call(optimisation.run_slice)
+    return optimisation.latent()
+
+
+async def encode_slice(
+    engine: InferenceEngine,
+    model: ServedModel,
+    image: np.ndarray,
+    cancelled: Callable[[], Awaitable[bool]] | None = None,
+) -> EncodeResult:
+    """Prepared slice (image_size, image_size) in [-1, 1] -> latent, method, mean absolute reconstruction error in HU.
+
+    `cancelled` (optional): awaited between optimisation slices; True stops the work (EncodeCancelledError).
+    """
     started = time.perf_counter()
     if model.encoder is not None:
         latent = await engine.call(lambda: _encoder_mean(model, image))
         method, steps = "encoder", 0
     else:
-        optimisation = _LatentOptimisation(model, image)
-        while not optimisation.done:
-            await engine.call(optimisation.run_slice)
-        latent, method, steps = optimisation.latent(), "optimization", OPT_STEPS
+        latent = await _optimised_latent(engine, model, image, cancelled)
+        method, steps = "optimization", OPT_STEPS
     latent = latent.to(torch.float32).contiguous()
     if not torch.isfinite(latent).all():
         raise InvalidInputError(f"model {model.id!r} found no finite latent for this image; check that it is a CT slice in HU")
     reconstruction = (await engine.generate(model, latent[None]))[0]
-    error_hu = np.abs(unit_to_hu(reconstruction, model.hu_range) - unit_to_hu(image, model.hu_range))
+    original_hu = np.asarray(unit_to_hu(image, model.hu_range), dtype=np.float32)
+    reconstruction_hu = np.asarray(unit_to_hu(reconstruction, model.hu_range), dtype=np.float32).reshape(original_hu.shape)
     return EncodeResult(
         latent=[float(v) for v in latent],
         method=method,
-        reconstruction_mae_hu=float(error_hu.mean()),
+        reconstruction_mae_hu=float(np.abs(reconstruction_hu - original_hu).mean()),
         steps=steps,
         seconds=time.perf_counter() - started,
+        original_hu=original_hu,
+        reconstruction_hu=reconstruction_hu,
     )

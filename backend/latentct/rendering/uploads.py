@@ -79,7 +79,18 @@ def detect_format(data: bytes, filename: str | None) -> str:
     if (filename or "").lower().endswith((".dcm", ".dicom")):
         return "dicom"
     name = filename or "(unnamed)"
-    raise UnsupportedUploadError(f"file {name!r} is not a supported image (it starts with {data[:8]!r}); {FORMATS_HELP}")
+    raise UnsupportedUploadError(
+        f"file {name!r} ({len(data)} bytes, {_describe_start(data)}) is not a supported image; {FORMATS_HELP}"
+    )
+
+
+def _describe_start(data: bytes, count: int = 8) -> str:
+    """The first bytes of an upload in words a reader can check: as text when they are printable, else in hex."""
+    head = data[:count]
+    if head and all(32 <= b < 127 for b in head):
+        text = head.decode("ascii").replace('"', "'")
+        return f'it starts with the text "{text}"'
+    return f"its first bytes are {head.hex(' ')} (hex)" if head else "it is empty"
 
 
 def _reason(exc: BaseException) -> str:

@@ -67,10 +67,12 @@ def measure_stack(unit: np.ndarray, hu_range: tuple[float, float], probe: Probe 
 
 
 def real_phantom_stack(
-    count: int, size: int, levels: tuple[float, float], hu_range: tuple[float, float], patient: int = 0
+    count: int, size: int, levels: tuple[float, float], hu_range: tuple[float, float], patient: int = 0,
+    rng: np.random.Generator | None = None,
 ) -> np.ndarray:
-    """A real phantom patient's slices at `count` levels from levels[0] to levels[1] (the volume's spacing), [-1, 1]."""
-    rng = np.random.default_rng([REAL_SEED, patient])
+    """A real phantom patient's slices at `count` levels from levels[0] to levels[1] (the volume's spacing), [-1, 1].
+    `rng`: the patient's generator (a training set's: data/phantom.py `patient_rng`); default the measurement's own."""
+    rng = np.random.default_rng([REAL_SEED, patient]) if rng is None else rng
     person = sample_patient(rng, patient_id=patient)
     lo, hi = LEVEL_RANGE
     z = np.clip(np.linspace(levels[0], levels[1], count), lo, hi)
@@ -99,7 +101,8 @@ def checks(stack: StackMetrics) -> dict[str, bool | None]:
     }
 
 
-def _volume_levels(volume: Volume) -> tuple[float, float]:
+def volume_levels(volume: Volume) -> tuple[float, float]:
+    """The probe levels of the volume's first and last slice (the whole phantom range when it had no probe)."""
     return volume.level_targets if volume.level_targets is not None else LEVEL_RANGE
 
 
@@ -110,7 +113,7 @@ def measure_volume(volume: Volume, model: VolumeModel, probe: Probe | None, base
     result: dict[str, Any] = {"level_factor": LEVEL_FACTOR, "targets": TARGETS, "volume": asdict(stack), "checks": checks(stack)}
     if baselines:
         size = volume.images.shape[-1]
-        real = real_phantom_stack(volume.count, size, _volume_levels(volume), volume.hu_range)
+        real = real_phantom_stack(volume.count, size, volume_levels(volume), volume.hu_range)
         result["real_phantom"] = asdict(measure_stack(real, volume.hu_range, probe))
         result["interpolation"] = asdict(measure_stack(interpolation_stack(model, volume.count), volume.hu_range, probe))
     return result

@@ -108,6 +108,18 @@ def pixel_spacing_mm(image_size: int) -> float:
     return MM_PER_ANATOMICAL_UNIT / (PX_PER_UNIT_AT_WIDTH_1 * image_size)
 
 
+def model_pixel_spacing_mm(model: ServedModel) -> float | None:
+    """mm per pixel of the model's images: the phantom's (source "phantom"), else a `pixel_spacing_mm` its card's
+    `data` records for the training slices at their `image_size`; None when the card says neither."""
+    data = model.data
+    if data.get("source") == "phantom":
+        return pixel_spacing_mm(model.image_size)
+    recorded, size = data.get("pixel_spacing_mm"), data.get("image_size", model.image_size)
+    if isinstance(recorded, (int, float)) and recorded > 0 and isinstance(size, int) and size > 0:
+        return float(recorded) * size / model.image_size
+    return None
+
+
 def slice_direction(
     set_id: str,
     count: int,

@@ -159,6 +159,7 @@ def get_labels(
         direction_index=direction,
         annotator_id=annotator_id,
         current_only=current,
+        outside_studies=not annotator.is_admin,  # a study's labels would name the set and direction it hides
         limit=limit,
         offset=offset,
     )

@@ -23,6 +23,7 @@ from latentct.labels import Annotator, LabelStore, LabelStoreUnavailableError
 from latentct.labels.agreement import DirectionAgreement, SetAgreement
 from latentct.labels.blinding import consensus_view, may_see, visible_metrics
 from latentct.rendering.registry import ServedModel
+from latentct.rendering.volumes import model_pixel_spacing_mm
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["models"])
@@ -47,6 +48,7 @@ def model_info(model: ServedModel) -> ModelInfo:
         device=model.device.type,
         intended_use=model.intended_use,
         has_scorecard=model.scorecard is not None,
+        pixel_spacing_mm=model_pixel_spacing_mm(model),
     )
 
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, UploadFile
-from fastapi.requests import HTTPConnection
+import numpy as np
+from fastapi import APIRouter, File, Query, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from latentct.api.deps import EngineDep, ModelDep, SettingsDep
-from latentct.api.schemas import EncodeResponse
+from latentct.api.deps import EngineDep, HeavySlotsDep, ModelDep, SettingsDep
+from latentct.api.schemas import EncodeImages, EncodeResponse
 from latentct.core.errors import OverloadedError
 from latentct.rendering.errors import UploadTooLargeError
-from latentct.rendering.inversion import OPT_STEPS, encode_slice, prepare_slice
+from latentct.rendering.inversion import OPT_SLICE_STEPS, OPT_STEPS, EncodeResult, encode_slice, prepare_slice
 from latentct.rendering.uploads import read_upload_hu
 
 router = APIRouter(tags=["encode"])
@@ -33,15 +32,11 @@ its hu_range, as the training data was. A VAE answers with its encoder's mean (`
 optimisation (`method: optimization`: best of 16 seeded starts, then {OPT_STEPS} Adam steps; deterministic).
 Errors: 400 empty or unreadable file, or a header outside these limits; 413 too large; 415 not DICOM/PNG/.npy or a DICOM
 transfer syntax not listed; 503 when too many encodes run at once. Error messages name the value and what is allowed.
+
+`?images=true` adds `images`: `{"size", "original_hu", "reconstruction_hu"}`, the slice as prepared and the model's image
+of the latent, each size x size whole HU row by row, so a client can show them side by side with their difference.
+A client that closes the request stops a GAN optimisation within one slice of {OPT_SLICE_STEPS} steps.
 """
-
-
-async def get_encode_slots(connection: HTTPConnection) -> asyncio.Semaphore:
-    slots: asyncio.Semaphore = connection.app.state.encode_slots
-    return slots
-
-
-EncodeSlotsDep = Annotated[asyncio.Semaphore, Depends(get_encode_slots)]
 
 
 @router.post(
@@ -61,8 +56,10 @@ async def encode(
     model: ModelDep,
     engine: EngineDep,
     settings: SettingsDep,
-    slots: EncodeSlotsDep,
+    slots: HeavySlotsDep,
+    request: Request,
     file: Annotated[UploadFile, File(description="the slice: .dcm, .png (8/16 bit) or .npy (HU), at most 16 MiB")],
+    images: Annotated[bool, Query(description="also answer the prepared slice and its reconstruction in HU")] = False,
 ) -> EncodeResponse:
     data = await file.read(settings.max_upload_bytes + 1)
     if len(data) > settings.max_upload_bytes:
@@ -73,7 +70,7 @@ async def encode(
     async with slots:
         hu, input_format = await run_in_threadpool(read_upload_hu, data, file.filename, model.hu_range)
         image = await run_in_threadpool(prepare_slice, hu, model)
-        result = await encode_slice(engine, model, image)
+        result = await encode_slice(engine, model, image, cancelled=request.is_disconnected)
     return EncodeResponse(
         latent=result.latent,
         method=result.method,  # type: ignore[arg-type]
@@ -81,4 +78,19 @@ async def encode(
         steps=result.steps,
         seconds=round(result.seconds, 4),
         input_format=input_format,
+        images=encode_images(result) if images else None,
     )
+
+
+def encode_images(result: EncodeResult) -> EncodeImages:
+    """Both slices of an encoding as whole HU, row by row."""
+    return EncodeImages(
+        size=int(result.original_hu.shape[0]),
+        original_hu=_whole_hu(result.original_hu),
+        reconstruction_hu=_whole_hu(result.reconstruction_hu),
+    )
+
+
+def _whole_hu(hu: np.ndarray) -> list[int]:
+    values: list[int] = np.rint(hu).astype(np.int32).ravel().tolist()
+    return values

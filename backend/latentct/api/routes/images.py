@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -26,6 +26,7 @@ from latentct.api.deps import (
     EngineDep,
     ImageParamsDep,
     ModelDep,
+    TraversalDep,
     etag_parts,
 )
 from latentct.api.schemas import RenderRequest
@@ -41,7 +42,7 @@ from latentct.rendering.encoding import (
     upscale,
 )
 from latentct.rendering.engine import InferenceEngine
-from latentct.rendering.latents import MAX_SHIFT, apply_shifts, latent_from_values, shifts_from_mapping
+from latentct.rendering.latents import apply_shifts, latent_from_values, shifts_from_mapping
 from latentct.rendering.pipeline import (
     build_traversal,
     frame_pixels,
@@ -52,13 +53,12 @@ from latentct.rendering.pipeline import (
     resolve_set,
     shifted_latent,
 )
-from latentct.rendering.query import ImageQuery, TraversalQuery, traversal_query
+from latentct.rendering.query import ImageQuery
 from latentct.rendering.registry import ServedModel
 from latentct.rendering.windows import parse_window
 
 router = APIRouter(tags=["images"])
 
-MAX_STEPS = 64
 MAX_FPS = 30.0
 MAX_LOOPS = 10
 PNG_RESPONSE: dict[int | str, dict[str, Any]] = {
@@ -75,18 +75,6 @@ STREAM_RESPONSE = {
 }
 
 
-async def traversal_params(
-    direction: Annotated[int, Query(ge=0, le=999_999, description="index of the direction to traverse (needs `set`)")],
-    extent: Annotated[
-        float,
-        Query(gt=0, le=MAX_SHIFT, allow_inf_nan=False, description=f"frames from -extent to +extent; 0 < e <= {MAX_SHIFT:g}"),
-    ] = 6.0,
-    steps: Annotated[int, Query(ge=2, le=MAX_STEPS, description=f"number of frames, 2..{MAX_STEPS}")] = 9,
-) -> TraversalQuery:
-    return traversal_query(direction, extent, steps)
-
-
-TraversalDep = Annotated[TraversalQuery, Depends(traversal_params)]
 FpsQuery = Annotated[float, Query(ge=1, le=MAX_FPS, allow_inf_nan=False, description=f"frames per second, 1..{MAX_FPS:g}")]
 
 

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from latentct import INTENDED_USE
 from latentct.api.caching import CachedImage, make_etag
 from latentct.api.deps import (
+    MAX_STEPS,
     AdminDep,
     AdmissionDep,
     AnnotatorDep,
@@ -27,8 +28,7 @@ from latentct.api.deps import (
     RegistryDep,
     etag_parts,
 )
-from latentct.api.routes_images import MAX_STEPS
-from latentct.api.routes_labels import ERROR_RESPONSES
+from latentct.api.routes.labels import ERROR_RESPONSES
 from latentct.api.schemas import (
     MAX_INT32,
     StudyCreated,

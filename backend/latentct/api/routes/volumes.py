@@ -17,15 +17,26 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from latentct.api.deps import AdmissionDep, EngineDep, ModelDep, RegistryDep
+from latentct.api.schemas import VolumeDirection
+from latentct.artifacts.models import load_model_card
 from latentct.artifacts.probe import PROBE_DIR_NAME, PROBE_JSON, Probe, load_probe
+from latentct.core.errors import ArtifactError, InvalidInputError, NotFoundError
 from latentct.core.latents import MAX_SEED
 from latentct.labels import LabelStore, LabelStoreUnavailableError, consensus_for_set
 from latentct.rendering.admission import RenderAdmission
 from latentct.rendering.encoding import png_bytes
 from latentct.rendering.engine import InferenceEngine
+from latentct.rendering.nearest import NEAREST_INDEXES, check_probe
 from latentct.rendering.registry import ModelRegistry, ServedModel
 from latentct.rendering.volume_export import dicom_zip_bytes, nifti_bytes
 from latentct.rendering.volume_metrics import measure_volume
+from latentct.rendering.volume_reference import (
+    nearest_training_patient,
+    phantom_training_set,
+    reference_description,
+    reference_patient,
+    reference_volume,
+)
 from latentct.rendering.volumes import (
     DEFAULT_SLICES,
     MAX_SLICES,
@@ -35,6 +46,7 @@ from latentct.rendering.volumes import (
     VolumeRequest,
     build_volume,
     reformat,
+    slice_direction,
 )
 from latentct.rendering.windows import parse_window, unit_to_grey
 
@@ -60,6 +72,8 @@ class VolumeParams:
     seed: int
     slices: int
     path: str
+    reference: str | None = None  # "phantom": a real phantom patient at the volume's levels instead of the volume
+    patient: int | None = None
 
 
 async def volume_params(
@@ -70,8 +84,14 @@ async def volume_params(
     seed: Annotated[int, Query(ge=0, le=MAX_SEED, description=f"0..{MAX_SEED}: the base latent")] = 0,
     slices: Annotated[int, Query(ge=MIN_SLICES, le=MAX_SLICES, description=f"{MIN_SLICES}..{MAX_SLICES}")] = DEFAULT_SLICES,
     path: Annotated[Literal["straight", "locked"], Query(description="straight, or locked (other factors held)")] = "straight",
+    reference: Annotated[
+        Literal["phantom"] | None, Query(description="phantom: a real phantom training patient at the volume's levels")
+    ] = None,
+    patient: Annotated[int | None, Query(ge=0, le=999_999, description="the reference's patient (default: 0)")] = None,
 ) -> VolumeParams:
-    return VolumeParams(set_id, direction, seed, slices, path)
+    if patient is not None and reference is None:
+        raise InvalidInputError(f"patient {patient} needs reference=phantom (it picks the real phantom patient shown)")
+    return VolumeParams(set_id, direction, seed, slices, path, reference, patient)
 
 
 VolumeParamsDep = Annotated[VolumeParams, Depends(volume_params)]
@@ -99,8 +119,9 @@ def _consensus(store: LabelStore | None, registry: ModelRegistry, model_id: str,
 
 async def _render(
     request: Request, model: ServedModel, registry: ModelRegistry, engine: InferenceEngine, params: VolumeParams, measure: bool
-) -> tuple[Volume, dict[str, Any] | None]:
-    """The volume (and its measurements) built on the engine's worker."""
+) -> tuple[Volume, dict[str, Any]]:
+    """The volume built on the engine's worker (or the real phantom patient at its levels, with `reference`), and the
+    json fields beside its description: its measurements (when `measure`), or the reference patient."""
     direction_set = model.direction_set(params.set_id)
     store = getattr(request.app.state, "label_store", None)
     consensus = await run_in_threadpool(_consensus, store, registry, model.id, direction_set.id)
@@ -110,13 +131,43 @@ async def _render(
         slices=params.slices, path=params.path, consensus=consensus, scorecard=model.scorecard,
     )
 
-    def job() -> tuple[Volume, dict[str, Any] | None]:
+    def job() -> tuple[Volume, dict[str, Any]]:
         probe = served_probe(models_dir)
         vmodel = VolumeModel.of_served(model)
         volume = build_volume(vmodel, volume_request, probe)
-        return volume, (measure_volume(volume, vmodel, probe) if measure else None)
+        if params.reference is not None:
+            return _reference(volume, models_dir / model.id, params.patient, probe)
+        return volume, {"measurements": measure_volume(volume, vmodel, probe) if measure else None}
 
     return await engine.call(job)
+
+
+def _reference(volume: Volume, model_dir: Path, requested: int | None, probe: Probe | None) -> tuple[Volume, dict[str, Any]]:
+    """The real phantom patient at the generated volume's levels and spacing (by default the training patient nearest
+    to the volume), and the json block naming it."""
+    training = phantom_training_set(load_model_card(model_dir).to_json())
+    nearest = _nearest_patient(volume, model_dir, probe) if requested is None else None
+    patient = reference_patient(requested, training, nearest)
+    description = {**reference_description(patient, training), "chosen_by": _chosen_by(requested, nearest)}
+    return reference_volume(volume, patient, training), {"reference": description}
+
+
+def _nearest_patient(volume: Volume, model_dir: Path, probe: Probe | None) -> int | None:
+    """The training patient nearest to the volume, or None where the model has no usable index (or no probe)."""
+    if probe is None:
+        return None
+    try:
+        index = NEAREST_INDEXES.get(model_dir)
+        check_probe(index, probe)
+    except (NotFoundError, ArtifactError):
+        return None
+    return nearest_training_patient(volume, index, probe)
+
+
+def _chosen_by(requested: int | None, nearest: int | None) -> str:
+    if requested is not None:
+        return "request"
+    return "nearest training patient (most slices nearest to it)" if nearest is not None else "default (no nearest index)"
 
 
 def _cost(model: ServedModel, params: VolumeParams) -> int:
@@ -138,11 +189,11 @@ async def _admitted(
     """Render under a ticket of the render budget, then encode on its lane; the ticket is given back after."""
     ticket = admission.admit(_cost(model, params))
     try:
-        volume, measurements = await _render(request, model, registry, engine, params, measure)
+        volume, extras = await _render(request, model, registry, engine, params, measure)
     except BaseException:
         ticket.release()
         raise
-    return await admission.encode(ticket, lambda: encode(volume, measurements))
+    return await admission.encode(ticket, lambda: encode(volume, extras))
 
 
 @router.get("/models/{model}/volume", response_class=Response, responses=VOLUME_RESPONSES,
@@ -151,20 +202,37 @@ async def get_volume(
     model: ModelDep, params: VolumeParamsDep, request: Request, registry: RegistryDep, engine: EngineDep,
     admission: AdmissionDep,
     format: Annotated[Literal["nii.gz", "dicom-zip", "json"], Query(description="nii.gz, dicom-zip or json")] = "nii.gz",
+    measurements: Annotated[bool, Query(description="json: measure the stack and its baselines (false: faster)")] = True,
 ) -> Response:
-    def encode(volume: Volume, measurements: dict[str, Any] | None) -> tuple[bytes, str, str]:
+    def encode(volume: Volume, extras: dict[str, Any]) -> tuple[bytes, str, dict[str, str]]:
+        reference = extras.get("reference")
+        headers = _reference_headers(reference)
         if format == "json":
-            body = {**_description(volume), "measurements": measurements, "intended_use": model.intended_use}
-            return json.dumps(body).encode("utf-8"), "application/json", ""
+            body = {**_description(volume), **extras, "intended_use": model.intended_use}
+            return json.dumps(body).encode("utf-8"), "application/json", headers
+        stem = f"{model.id}-{volume.set_id}-{volume.direction}"
+        stem += f"-phantom-patient-{reference['patient']}" if reference else ""
         if format == "dicom-zip":
-            return dicom_zip_bytes(volume), "application/zip", f"{model.id}-{volume.set_id}-{volume.direction}-dicom.zip"
-        return nifti_bytes(volume), "application/gzip", f"{model.id}-{volume.set_id}-{volume.direction}.nii.gz"
+            return dicom_zip_bytes(volume), "application/zip", {**headers, **_attachment(f"{stem}-dicom.zip")}
+        return nifti_bytes(volume), "application/gzip", {**headers, **_attachment(f"{stem}.nii.gz")}
 
-    body, media_type, filename = await _admitted(
-        request, model, registry, engine, admission, params, format == "json", encode
+    body, media_type, headers = await _admitted(
+        request, model, registry, engine, admission, params, format == "json" and measurements, encode
     )
-    headers = {"Content-Disposition": f'attachment; filename="{filename}"'} if filename else {}
     return Response(body, media_type=media_type, headers=headers)
+
+
+def _attachment(filename: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{filename}"'}
+
+
+def _reference_headers(reference: dict[str, Any] | None) -> dict[str, str]:
+    """Which real phantom patient a reference answer shows, in every format (a NIfTI has no room for it)."""
+    if reference is None:
+        return {}
+    chosen = str(reference.get("chosen_by", "")).split(" ")[0]  # request, nearest or default
+    return {"X-Reference-Patient": str(reference["patient"]), "X-Reference-Split": str(reference["split"]),
+            "X-Reference-Chosen-By": chosen}
 
 
 @router.get("/models/{model}/volume/reformat.png", response_class=Response, responses=VOLUME_RESPONSES,
@@ -178,9 +246,28 @@ async def get_reformat(
 ) -> Response:
     parsed = parse_window(window)
 
-    def encode(volume: Volume, _: dict[str, Any] | None) -> bytes:
+    def encode(volume: Volume, _: dict[str, Any]) -> bytes:
         section = reformat(volume, plane, index)
         return png_bytes(unit_to_grey(section[None], volume.hu_range, parsed)[0])
 
     body = await _admitted(request, model, registry, engine, admission, params, False, encode)
     return Response(body, media_type="image/png")
+
+
+@router.get("/models/{model}/volume/direction", response_model=VolumeDirection,
+            summary="which direction a volume of the set walks by default, or why none")
+async def get_volume_direction(
+    model: ModelDep, request: Request, registry: RegistryDep,
+    set_id: Annotated[str, Query(alias="set", min_length=1, max_length=64, description="direction set id")],
+) -> VolumeDirection:
+    """The server's choice for `direction` left out (consensus, else scorecard), without building anything: 200 with
+    `direction` null and the reason in `detail` where the set has none (the volume itself would answer 422)."""
+    direction_set = model.direction_set(set_id)
+    store = getattr(request.app.state, "label_store", None)
+    consensus = await run_in_threadpool(_consensus, store, registry, model.id, direction_set.id)
+    count = int(direction_set.directions.shape[0])
+    try:
+        index, source = slice_direction(direction_set.id, count, None, consensus, model.scorecard)
+    except InvalidInputError as exc:
+        return VolumeDirection(set=direction_set.id, direction=None, direction_source=None, detail=str(exc))
+    return VolumeDirection(set=direction_set.id, direction=index, direction_source=source, detail=None)

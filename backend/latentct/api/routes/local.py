@@ -4,26 +4,19 @@ render shifts along them with POST /render."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.requests import HTTPConnection
+from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
-from latentct.api.deps import ImageParamsDep, ModelDep
+from latentct.api.deps import HeavySlotsDep, ImageParamsDep, ModelDep
 from latentct.api.schemas import LocalDirections
 from latentct.core.errors import OverloadedError
 from latentct.discovery.methods.jacobian import local_directions
 from latentct.rendering.pipeline import resolve_set, shifted_latent
 
 router = APIRouter(tags=["models"])
-
-
-async def get_heavy_slots(connection: HTTPConnection) -> asyncio.Semaphore:
-    slots: asyncio.Semaphore = connection.app.state.encode_slots  # shared with /encode: both are per-request heavy work
-    return slots
 
 
 @router.get(
@@ -35,7 +28,7 @@ async def get_heavy_slots(connection: HTTPConnection) -> asyncio.Semaphore:
 async def get_local_directions(
     model: ModelDep,
     params: ImageParamsDep,
-    slots: Annotated[asyncio.Semaphore, Depends(get_heavy_slots)],
+    slots: HeavySlotsDep,
     count: Annotated[int, Query(ge=1, le=512, description="directions to return (at most the latent size)")] = 8,
 ) -> LocalDirections:
     direction_set = resolve_set(model, params.set_id, params.shifts)
