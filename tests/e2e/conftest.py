@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import os
+import contextlib
 import secrets
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +13,9 @@ import httpx
 import pytest
 
 from tests.factories import make_tiny_models_dir
+from tests.support.serverproc import ServerProcess, free_port, server_env
+
+__all__ = ["Server", "Tab", "free_port", "webapp_server"]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -26,7 +24,7 @@ CHROMIUM_ARGS = [
 ]
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
-SERVER_START_TIMEOUT_S = 120.0
+SERVER_START_TIMEOUT_S = 300.0  # a loaded 2-core machine can take minutes to import torch and warm the models
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -37,23 +35,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
             if not CHROMIUM.exists():
                 item.add_marker(pytest.mark.skip(reason=f"{CHROMIUM} is missing (apt-get install chromium)"))
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def latentct_executable() -> str:
-    """The `latentct` script of the interpreter running the tests (.venv/bin/latentct), else the one on PATH."""
-    beside = Path(sys.executable).parent / "latentct"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("latentct")
-    if found is None:
-        pytest.fail("the `latentct` command is not installed (pip install -e .)")
-    return found
 
 
 @dataclass
@@ -72,19 +53,21 @@ class Server:
         return dict(response.json())
 
 
-def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"`latentct serve` exited with {process.returncode}:\n{log_path.read_text(errors='replace')[-4000:]}")
+@contextlib.contextmanager
+def webapp_server(models_dir: Path, root: Path, timeout_s: float = SERVER_START_TIMEOUT_S) -> Iterator[Server]:
+    """A ready `latentct serve` over `models_dir` with SQLite labels and an admin token under `root`, stopped after."""
+    admin_token = secrets.token_urlsafe(24)
+    env = server_env(models_dir, root / "var", free_port(), database_url=f"sqlite:///{root / 'labels.sqlite3'}",
+                     admin_token=admin_token, half_precision="auto")
+    process = ServerProcess(env, root / "server.log", cwd=root).start()
+    try:
         try:
-            if httpx.get(f"{base_url}/api/ready", timeout=2.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    log = log_path.read_text(errors="replace")[-4000:]
-    pytest.fail(f"`latentct serve` not ready after {SERVER_START_TIMEOUT_S:.0f} s:\n{log}")
+            process.wait_ready(timeout_s)
+        except RuntimeError as exc:
+            pytest.fail(f"`latentct serve` did not become ready: {str(exc)[-4000:]}")
+        yield Server(base_url=process.base_url, admin_token=admin_token, log_path=process.log_path)
+    finally:
+        process.stop(10)
 
 
 def write_scorecard(model_dir: Path, probe_dir: Path) -> None:
@@ -104,33 +87,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("webapp")
     models_dir = make_tiny_models_dir(root / "models")
     write_scorecard(models_dir / "tiny-gan", root / "probe")
-    port = free_port()
-    admin_token = secrets.token_urlsafe(24)
-    env = {
-        **os.environ,
-        "LATENTCT_DATABASE_URL": f"sqlite:///{root / 'labels.sqlite3'}",
-        "LATENTCT_ADMIN_TOKEN": admin_token,
-        "LATENTCT_DATA_DIR": str(root / "var"),
-        "LATENTCT_DEVICE": "cpu",
-        "LATENTCT_CPU_THREADS": "1",
-    }
-    log_path = root / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [latentct_executable(), "serve", "--models-dir", str(models_dir), "--port", str(port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(base_url, process, log_path)
-        yield Server(base_url=base_url, admin_token=admin_token, log_path=log_path)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with webapp_server(models_dir, root) as running:
+        yield running
 
 
 @dataclass

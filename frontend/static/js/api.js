@@ -195,11 +195,16 @@ export function renderLatent(model, body, signal) {
   });
 }
 
-/** Encode an uploaded slice: {latent, method, reconstruction_mae_hu}. */
-export function encodeSlice(model, file) {
+/**
+ * Encode an uploaded slice: {latent, method, reconstruction_mae_hu, ...}; `images` also asks for the prepared slice
+ * and its reconstruction in HU (`images: {size, original_hu, reconstruction_hu}`); `signal` cancels.
+ */
+export function encodeSlice(model, file, { images = false, signal } = {}) {
   const form = new FormData();
   form.append("file", file, file.name);
-  return request(`/models/${encodeURIComponent(model)}/encode`, { method: "POST", form, what: `Encoding ${file.name}` });
+  return request(`/models/${encodeURIComponent(model)}/encode`, {
+    method: "POST", form, query: images ? { images: "true" } : null, signal, what: `Encoding ${file.name}`,
+  });
 }
 
 export const getMe = (token) => request("/annotators/me", { token, what: "Checking the annotator token" });

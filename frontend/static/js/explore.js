@@ -1,19 +1,23 @@
 // The Explore view, wired from its parts (explore/): a grid of samples, one captioned slider per direction
 // (combined additively; filtered and sorted; blinded per user), latest-wins image requests for the current move first
 // and strips prefetched behind them for scrubbing, a notice far outside the prior, HU windows, playing a direction
-// on every seed, and exploring around an uploaded slice.
+// on every seed, exploring around an uploaded slice, and viewer tools (W/L drag, zoom and pan, HU on hover,
+// orientation markers, a scale bar, the unshifted image and the difference beside the grid).
 
 import { createEncodePanel } from "./explore/encode-panel.js";
+import { createTraversalExports } from "./explore/exports.js";
 import { focusLineText } from "./explore/focus-line.js";
 import { createGrid } from "./explore/grid.js";
 import { gridKey } from "./explore/keys.js";
 import { LatentFrames } from "./explore/latent-frames.js";
+import { createNearest } from "./explore/nearest.js";
 import { createPlayback } from "./explore/playback.js";
 import { createPriorNotice } from "./explore/prior-notice.js";
 import { createSampleControls } from "./explore/sample-controls.js";
 import { createSetInfo } from "./explore/set-info.js";
 import { createSliders } from "./explore/sliders.js";
 import { createStripLoader } from "./explore/strips.js";
+import { createViewerTools } from "./explore/viewer-tools.js";
 import { createWindowControls } from "./explore/window-controls.js";
 import { createPicker } from "./picker.js";
 import { getState, setState } from "./state.js";
@@ -33,11 +37,15 @@ function createParts(app, updateFocusLine) {
     windows: createWindowControls({ presets: $("explore-windows"), form: $("explore-window-custom"),
       width: $("explore-window-w"), level: $("explore-window-l") }),
     encode: createEncodePanel({ panel: $("explore-encode-panel"), upload: $("explore-upload"), box: $("explore-encoded"),
-      text: $("explore-encoded-text"), clear: $("explore-encoded-clear") }),
+      text: $("explore-encoded-text"), clear: $("explore-encoded-clear"), result: $("explore-encode-result") },
+    (id) => app.catalog.model(id)),
     sliders: createSliders({ list: $("explore-sliders"), hint: $("explore-sliders-hint"),
       filter: $("explore-slider-filter"), sort: $("explore-slider-sort") }),
     prior: createPriorNotice($("explore-prior-notice"), () => setInfo.vectors),
-    playback: createPlayback($("explore-play"), grid, strips, () => setInfo.info?.directions[0]?.index ?? null),
+    playback: createPlayback($("explore-play"), grid, strips, () => setInfo.info?.directions[0]?.index ?? null, latentFrames),
+    exports: createTraversalExports($("explore-copy-link"), "explore-download"),
+    tools: createViewerTools({ viewer: $("explore-viewer"), grid: gridElement }, (id) => app.catalog.model(id)),
+    nearest: createNearest($("explore-nearest")),
     grid, strips, setInfo, latentFrames,
   };
 }
@@ -49,6 +57,7 @@ function syncControls(app, parts, state) {
   parts.windows.sync(state, app.catalog.model(state.model));
   parts.playback.sync(state);
   parts.encode.sync(state);
+  parts.nearest.sync(state);
 }
 
 /** Shifts and focus of `state` that the set `info` has, or null when all of them are. */
@@ -90,14 +99,17 @@ export function createExplore(app) {
     }
     sliders.sync(state);
     prior.sync(state);
+    parts.exports.sync(state, state.focus);
     if (shown.grid !== gridKey(state)) {
       playback.stop(false);
       grid.rebuild(state);
       shown.grid = gridKey(state);
     }
     grid.show(state);
+    parts.nearest.show(state, grid.cells);
     strips.load(state);
     latentFrames.prefetch(state);
+    parts.tools.sync(state);
     updateFocusLine(state);
   }
 

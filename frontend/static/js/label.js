@@ -77,6 +77,7 @@ function sync(ctx, state) {
   syncForm(ctx, state);
   renderOthers(ctx, state);
   ctx.player.show(state);
+  ctx.exports.sync({ ...state, shifts: {}, latent: null }, state.dir); // Label shows the plain traversal
   if (ctx.focusTerms) {
     ctx.focusTerms = false;
     ctx.terms.focus();

@@ -4,8 +4,11 @@
 
 export const WINDOW_PRESETS = ["lung", "mediastinum", "bone", "full"]; // keys 1..4, as radiology viewers do
 export const SAMPLE_COUNTS = [1, 4, 6, 9];
+export const FRAME_SIZES = [128, 192, 256]; // CSS px of one frame in Review and Compare
 export const MAX_SEED = 2 ** 31 - 1;
 export const MAX_SHIFT = 30;
+export const VOLUME_SLICES = Object.freeze({ min: 16, max: 128, default: 64 }); // slices of a Volume view stack
+export const VOLUME_PATHS = ["straight", "locked"];
 
 const DEFAULTS = Object.freeze({
   model: "",
@@ -18,7 +21,14 @@ const DEFAULTS = Object.freeze({
   shifts: Object.freeze({}), // {directionIndex: shift}
   dir: 0, // the direction shown in label mode
   set2: "", // the second set of the compare view
+  frame: 128, // the frame size of Review and Compare strips (one of FRAME_SIZES)
   latent: null, // Float32Array of an encoded slice (kept in the hash), or null
+  nearest: false, // Explore: the nearest training slice beside each sample
+  vdir: null, // the Volume view's direction; null: the server's choice (consensus, else scorecard)
+  slices: VOLUME_SLICES.default,
+  vpath: "straight", // the Volume view's path: straight | locked
+  at: null, // the Volume view's crosshair "slice,row,column", or null (the middle)
+  patient: null, // the real phantom patient beside the volume; null: the server's default
 });
 
 /** "lung" | "mediastinum" | "bone" | "full" | "W,L" with W > 0; anything else is null. */
@@ -89,7 +99,14 @@ const URL_WRITERS = {
   },
   dir: (query, state) => query.set("dir", String(state.dir)),
   set2: (query, state) => state.set2 && query.set("set2", state.set2),
+  frame: (query, state) => query.set("frame", String(state.frame)),
   latent: () => {}, // written to the hash by stateToUrl
+  nearest: (query, state) => state.nearest && query.set("nearest", "1"),
+  vdir: (query, state) => state.vdir !== null && query.set("vdir", String(state.vdir)),
+  slices: (query, state) => query.set("slices", String(state.slices)),
+  vpath: (query, state) => query.set("path", state.vpath),
+  at: (query, state) => state.at && query.set("at", state.at),
+  patient: (query, state) => state.patient !== null && query.set("patient", String(state.patient)),
 };
 
 let viewKeys = null; // Map view id -> the state keys its address holds, in order
@@ -130,7 +147,14 @@ export function parseLocation(location) {
     shifts: parseShifts(query.getAll("shift")),
     dir: parseIntInRange(query.get("dir"), 0, 9999) ?? 0,
     set2: query.get("set2") || "",
+    frame: FRAME_SIZES.includes(Number(query.get("frame"))) ? Number(query.get("frame")) : DEFAULTS.frame,
     latent: hash.get("latent") ? decodeLatent(hash.get("latent")) : null,
+    nearest: query.get("nearest") === "1",
+    vdir: parseIntInRange(query.get("vdir"), 0, 9999),
+    slices: parseIntInRange(query.get("slices"), VOLUME_SLICES.min, VOLUME_SLICES.max) ?? VOLUME_SLICES.default,
+    vpath: VOLUME_PATHS.includes(query.get("path")) ? query.get("path") : DEFAULTS.vpath,
+    at: /^\d{1,4},\d{1,4},\d{1,4}$/.test(query.get("at") || "") ? query.get("at") : null,
+    patient: parseIntInRange(query.get("patient"), 0, 999999),
   };
 }
 

@@ -8,12 +8,14 @@ import { createExplore } from "./explore.js";
 import { createLabel } from "./label.js";
 import { createReview } from "./review.js";
 import { createStudy } from "./study.js";
+import { createVolume } from "./volume.js";
 
 /** urlKeys: the state keys a view keeps in its address beyond model, set, seed and window (see state.js). */
 export const VIEWS = Object.freeze([
-  { id: "explore", title: "Explore", urlKeys: ["samples", "extent", "focus", "shifts", "latent"], create: createExplore },
+  { id: "explore", title: "Explore", urlKeys: ["samples", "extent", "focus", "shifts", "latent", "nearest"], create: createExplore },
   { id: "label", title: "Label", urlKeys: ["dir", "extent"], create: createLabel },
-  { id: "review", title: "Review", urlKeys: [], create: createReview },
-  { id: "compare", title: "Compare", urlKeys: ["set2"], create: createCompare },
+  { id: "review", title: "Review", urlKeys: ["extent", "frame"], create: createReview },
+  { id: "compare", title: "Compare", urlKeys: ["set2", "extent", "frame"], create: createCompare },
   { id: "study", title: "Study", urlKeys: [], ownKeysOnly: true, create: createStudy },
+  { id: "volume", title: "Volume", urlKeys: ["vdir", "slices", "vpath", "at", "patient"], create: createVolume },
 ]);

@@ -1,4 +1,5 @@
-// "Play on all seeds": the focused direction animated forth and back on every cell in step, from its strips.
+// "Play on all seeds": the focused direction animated forth and back on every cell in step, from its strips; for an
+// encoded slice, from the frames rendered around its latent (POST render, joined into one strip).
 
 import { getState, setState } from "../state.js";
 import { Animator } from "../strip.js";
@@ -6,23 +7,20 @@ import { showError } from "../ui.js";
 
 /**
  * `button` toggles playing; `grid` (createGrid) has the cells, `strips` (createStripLoader) loads their strips;
- * `firstDirection()` is the direction to play when none is focused (null when the set has none).
+ * `firstDirection()` is the direction to play when none is focused (null when the set has none); `latentFrames`
+ * (LatentFrames) renders the frames around an encoded latent.
  */
-export function createPlayback(button, grid, strips, firstDirection) {
+export function createPlayback(button, grid, strips, firstDirection, latentFrames) {
   const animator = new Animator(12);
   const pressed = () => button.getAttribute("aria-pressed") === "true";
 
   function mark(playing) {
     button.setAttribute("aria-pressed", String(playing));
-    button.textContent = playing ? "Stop" : "Play on all seeds";
+    button.textContent = playing ? "Stop" : getState().latent ? "Play" : "Play on all seeds";
   }
 
   async function start() {
     let state = getState();
-    if (state.latent) {
-      showError(new Error("playing needs traversal strips, which exist for seeds only; go back to seeds first"), "Play");
-      return;
-    }
     if (state.focus === null) {
       const direction = firstDirection();
       if (direction === null) return;
@@ -31,7 +29,7 @@ export function createPlayback(button, grid, strips, firstDirection) {
     }
     mark(true);
     try {
-      const loaded = await strips.loadAll(state);
+      const loaded = state.latent ? [await latentFrames.strip(state)] : await strips.loadAll(state);
       if (!pressed() || getState() !== state) return;
       animator.setItems(grid.cells.map((c, i) => ({ canvas: c.canvas, strip: loaded[i] })));
       animator.start();
@@ -53,6 +51,6 @@ export function createPlayback(button, grid, strips, firstDirection) {
   return {
     stop,
     get running() { return animator.running; },
-    sync: (state) => { button.disabled = Boolean(state.latent); },
+    sync: (state) => { button.textContent = pressed() ? "Stop" : state.latent ? "Play" : "Play on all seeds"; },
   };
 }

@@ -1,6 +1,7 @@
 // The parts of the Label view bound to the template's elements: form, terms and sign, player, view controls,
 // picker, saver and the key help.
 
+import { createTraversalExports } from "../explore/exports.js";
 import { createPicker } from "../picker.js";
 import { $ } from "../ui.js";
 import { createForm } from "./form.js";
@@ -10,7 +11,7 @@ import { createSaver } from "./save.js";
 import { createTerms } from "./terms.js";
 import { createViewControls } from "./view-controls.js";
 
-/** {form, terms, player, controls, picker, saver} of the Label view. */
+/** {form, terms, player, controls, picker, saver, exports} of the Label view. */
 export function createParts(app) {
   const form = createForm({ text: $("label-text"), confidence: $("label-confidence"), polarity: $("label-polarity"), own: $("label-own") });
   buildKeyHelp($("label-keys"));
@@ -23,5 +24,6 @@ export function createParts(app) {
       level: $("label-window-l"), seed: $("label-seed"), random: $("label-random"), extent: $("label-extent") }),
     picker: createPicker(app, { model: $("label-model"), sets: [{ select: $("label-set") }] }),
     saver: createSaver(),
+    exports: createTraversalExports($("label-play"), "label-download"), // GIF / PNG strip of the direction shown
   };
 }
