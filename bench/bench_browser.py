@@ -182,7 +182,7 @@ def start_server(models_dir: Path, workdir: Path) -> ServerProcess:
     }
     command = [*latentct_command(), "serve", "--models-dir", str(models_dir), "--port", str(port)]
     try:
-        return ServerProcess(env, workdir / "server.log", command).start().wait_ready(180)
+        return ServerProcess(env, workdir / "server.log", command).start_ready(180)
     except RuntimeError as exc:
         raise SystemExit(f"error: latentct serve did not become ready: {str(exc)[:2000]}") from None
 

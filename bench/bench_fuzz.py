@@ -47,7 +47,7 @@ def main() -> None:
         root = Path(tmp)
         models_dir, markers_dir = build_hardening_models_dir(root)
         env = server_env(models_dir, root / "var", free_port(), admin_token=ADMIN_TOKEN, log_level="warning")
-        server = ServerProcess(env, root / "server.log").start().wait_ready()
+        server = ServerProcess(env, root / "server.log").start_ready()
         try:
             report = None if args.bombs_only else fuzz(server.base_url, ADMIN_TOKEN, args.examples, random_seed=args.seed,
                                                        progress=lambda line: print(line, flush=True))

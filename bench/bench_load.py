@@ -100,7 +100,7 @@ def start_server(models_dir: Path, root: Path, name: str, arenas: str, **setting
     env.update({"LATENTCT_MODELS_DIR": str(models_dir), "LATENTCT_DATA_DIR": str(root / name), "LATENTCT_PORT": str(free_port()),
                 "LATENTCT_ADMIN_TOKEN": ADMIN_TOKEN, "LATENTCT_LOG_LEVEL": "warning"})
     env.update({f"LATENTCT_{k.upper()}": str(v) for k, v in settings.items()})
-    return ServerProcess(env, root / f"{name}.log").start().wait_ready()
+    return ServerProcess(env, root / f"{name}.log").start_ready()
 
 
 def mib(kib: int) -> str:

@@ -9,13 +9,9 @@ Research only, not for clinical use.
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
-import socket
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +19,10 @@ import httpx
 from playwright.sync_api import Page, sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.support.serverproc import ServerProcess, free_port, server_env  # noqa: E402
+
 VOTES = {
     0: ["slice_level"] * 3,
     1: ["rotation", "rotation", "body_size"],
@@ -33,28 +33,6 @@ STRIPS_READY = (
     "(root) => { const f = [...document.querySelectorAll(root + ' .framed-strip')];"
     " return f.length > 0 && f.slice(0, 6).every((x) => x.dataset.ready); }"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(models_dir: Path, port: int, data_dir: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "LATENTCT_DATA_DIR": data_dir, "LATENTCT_DEVICE": "cpu", "LATENTCT_CPU_THREADS": "1"}
-    cmd = [str(Path(sys.executable).parent / "latentct"), "serve", "--models-dir", str(models_dir), "--port", str(port)]
-    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/ready", timeout=2).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    process.terminate()
-    raise SystemExit("latentct serve did not become ready in 300 s")
 
 
 class Api:
@@ -145,13 +123,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "images")
     parser.add_argument("views", nargs="*", default=["review", "compare", "label", "study"])
     args = parser.parse_args()
-    port = free_port()
     admin = secrets.token_urlsafe(32)
     with tempfile.TemporaryDirectory() as data_dir:
-        os.environ.update({"LATENTCT_ADMIN_TOKEN": admin, "LATENTCT_DATABASE_URL": f"sqlite:///{data_dir}/labels.sqlite3"})
-        server: subprocess.Popen[bytes] = start_server(args.models_dir, port, data_dir)
+        env = server_env(args.models_dir, Path(data_dir), free_port(), admin_token=admin,
+                         database_url=f"sqlite:///{data_dir}/labels.sqlite3", half_precision="auto")
+        server = ServerProcess(env, Path(data_dir) / "server.log").start_ready(300)
         try:
-            base = f"http://127.0.0.1:{port}"
+            base = server.base_url
             tokens = seed_labels(Api(base, admin))
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(
@@ -161,8 +139,7 @@ def main() -> None:
                 shoot(page, base, tokens, args.views, args.out)
                 browser.close()
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            server.stop(30)
     print(f"wrote {', '.join(args.views)} to {args.out}")
 
 

@@ -8,42 +8,21 @@ the first load and a crosshair move take in Chromium. Research only, not for cli
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
 from playwright.sync_api import Page, sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.support.serverproc import ServerProcess, free_port, server_env  # noqa: E402
+
 QUERY = "?view=volume&model=phantom-dcgan&set=supervised&seed=0&window=lung&slices=64&path=straight"
 READY = "section[data-view=volume][data-state=ready][data-reference=ready]"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(models_dir: Path, port: int, data_dir: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "LATENTCT_DATA_DIR": data_dir, "LATENTCT_DEVICE": "cpu"}
-    cmd = [str(Path(sys.executable).parent / "latentct"), "serve", "--models-dir", str(models_dir), "--port", str(port)]
-    process = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/ready", timeout=2).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    process.terminate()
-    raise SystemExit("latentct serve did not become ready in 300 s")
 
 
 def measure(page: Page, base: str) -> None:
@@ -74,15 +53,16 @@ def main() -> None:
     parser.add_argument("--url", help="a running `latentct serve --models-dir models` to use instead of starting one")
     args = parser.parse_args()
     data_dir = tempfile.TemporaryDirectory(prefix="latentct-volume-shot-")
-    port = free_port()
-    server = None if args.url else start_server(args.models_dir, port, data_dir.name)
-    base = args.url.rstrip("/") if args.url else f"http://127.0.0.1:{port}"
+    server = None
+    if not args.url:  # the real CPU threads (not the tests' one), so the timings are the app's
+        env = server_env(args.models_dir, Path(data_dir.name), free_port(), cpu_threads=0, half_precision="auto")
+        server = ServerProcess(env, Path(data_dir.name) / "server.log").start_ready(300)
+    base = args.url.rstrip("/") if args.url else server.base_url
     try:
         shoot(base, args.out)
     finally:
         if server is not None:
-            server.terminate()
-            server.wait(timeout=20)
+            server.stop(20)
         data_dir.cleanup()
 
 

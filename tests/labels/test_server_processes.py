@@ -29,9 +29,7 @@ def label_server(database_url: str, models_dir: Path, log_path: Path) -> ServerP
     """A ready `latentct serve` on a free port over `models_dir`, its labels in `database_url`."""
     env = server_env(models_dir, log_path.parent / "var", free_port(), database_url=database_url,
                      admin_token=ADMIN_TOKEN, log_level="warning")
-    server = ServerProcess(env, log_path).start()
-    server.wait_ready()
-    return server
+    return ServerProcess(env, log_path).start_ready()
 
 
 @pytest.fixture

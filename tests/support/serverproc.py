@@ -84,6 +84,15 @@ class ServerProcess:
                                             cwd=self.cwd, start_new_session=self.new_session)
         return self
 
+    def start_ready(self, timeout_s: float = READY_TIMEOUT_S) -> ServerProcess:
+        """start() and wait_ready(); a server that does not become ready is stopped before the error propagates."""
+        self.start()
+        try:
+            return self.wait_ready(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+
     def wait_listening(self, timeout_s: float = READY_TIMEOUT_S) -> None:
         """Until /api/health answers (the process is alive and serving, models maybe still loading)."""
         self._wait_for(lambda client: client.get("/api/health").status_code == 200, timeout_s, "listening")
