@@ -19,6 +19,9 @@ from latentct.labels.tables import (
 )
 from latentct.rendering.encoding import MAX_SCALE
 from latentct.rendering.latents import MAX_LATENT_ABS, MAX_SHIFT
+from latentct.rendering.volumes import DEFAULT_SLICES as VOLUME_DEFAULT_SLICES
+from latentct.rendering.volumes import MAX_SLICES as VOLUME_MAX_SLICES
+from latentct.rendering.volumes import MIN_SLICES as VOLUME_MIN_SLICES
 from latentct.rendering.windows import WINDOW_HELP, parse_window
 
 SHIFTS_HELP = (
@@ -174,12 +177,38 @@ class EncodeResponse(BaseModel):
     method: Literal["encoder", "optimization"]
     reconstruction_mae_hu: float
     # extensions
+    model: str | None = Field(None, description="the model that encoded the slice (send it back as a volume's encoded_by)")
+    generator_checksum: str | None = Field(None, description="sha256 of that model's generator weights")
     steps: int = Field(description="optimisation steps (0 for the encoder)")
     seconds: float = Field(description="time spent encoding on this server")
     input_format: str = Field(description="dicom, png or npy")
     images: EncodeImages | None = Field(
         None, description="with `?images=true`: the slice as prepared and its reconstruction, in HU (else null)"
     )
+
+
+class EncodedBy(_Strict):
+    """Which model encoded a latent, as `POST .../encode` answers it: a volume checks it is its own model."""
+
+    model: str = Field(min_length=1, max_length=128, description="the encoding model's id")
+    generator_checksum: str = Field(min_length=1, max_length=128, description="sha256 of its generator weights")
+
+
+class VolumeBody(_Strict):
+    """Extension (issue 20): a volume around a given latent (an encoded slice) instead of a seed; the GET's fields."""
+
+    set: str = Field(min_length=1, max_length=64, description="direction set id")
+    direction: int | None = Field(None, ge=0, le=999_999, description="default: consensus slice_level, else scorecard")
+    slices: int = Field(VOLUME_DEFAULT_SLICES, ge=VOLUME_MIN_SLICES, le=VOLUME_MAX_SLICES)
+    path: Literal["straight", "locked"] = "straight"
+    format: Literal["nii.gz", "dicom-zip", "json"] = "nii.gz"
+    measurements: bool = True
+    reference: Literal["phantom"] | None = None
+    patient: int | None = Field(None, ge=0, le=999_999)
+    latent: list[float] = Field(
+        max_length=4096, description=f"the base latent: latent_dim finite values with abs(value) <= {MAX_LATENT_ABS:g}"
+    )
+    encoded_by: EncodedBy | None = Field(None, description="the encode answer's model and generator_checksum")
 
 
 class Health(BaseModel):

@@ -300,6 +300,7 @@ class VolumeRequest:
     path: str = "straight"
     consensus: Mapping[int, str | None] | None = None  # direction -> the annotators' consensus term
     scorecard: Mapping[str, Any] | None = None
+    note: str | None = None  # where a given latent came from (e.g. an encoded slice), first of the volume's notes
 
 
 def _base_latent(request: VolumeRequest, latent_dim: int) -> torch.Tensor:
@@ -344,7 +345,9 @@ def build_volume(
         latents = straight_latents(base, direction, shifts)
     images = render_unit(model, latents)
     progress(1.0)
-    notes = [] if probe is not None else [f"no probe: shifts fixed at +-{FALLBACK_EXTENT:g}, spacing assumes the full range"]
+    notes = [request.note] if request.note else []
+    if probe is None:
+        notes.append(f"no probe: shifts fixed at +-{FALLBACK_EXTENT:g}, spacing assumes the full range")
     return Volume(
         images=images, latents=latents, shifts=[float(s) for s in shifts], direction=index, direction_source=source,
         set_id=request.set_id, path=path, hu_range=model.hu_range, slice_spacing_mm=float(spacing),

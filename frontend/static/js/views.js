@@ -17,5 +17,5 @@ export const VIEWS = Object.freeze([
   { id: "review", title: "Review", urlKeys: ["extent", "frame"], create: createReview },
   { id: "compare", title: "Compare", urlKeys: ["set2", "extent", "frame"], create: createCompare },
   { id: "study", title: "Study", urlKeys: [], ownKeysOnly: true, create: createStudy },
-  { id: "volume", title: "Volume", urlKeys: ["vdir", "slices", "vpath", "at", "patient"], create: createVolume },
+  { id: "volume", title: "Volume", urlKeys: ["vdir", "slices", "vpath", "at", "patient", "latent"], create: createVolume },
 ]);

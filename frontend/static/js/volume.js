@@ -1,11 +1,13 @@
 // The Volume view (issue 20): a synthetic volume built along a slice-level direction, loaded once as NIfTI and
 // resliced in the browser: axial, coronal and sagittal reformats with a linked crosshair, a level slider, an HU
-// readout, and below them the real phantom patient at the same levels and spacing. Research only.
+// readout, and below them the real phantom patient at the same levels and spacing. Research only. Around an encoded
+// slice (Explore's "Open as volume") the same requests are POSTed with its latent instead of a seed (volume/encoded.js).
 
 import { isAbort } from "./api.js";
 import { getState, setState } from "./state.js";
 import { el, windowWidthLevel } from "./ui.js";
 import { createControls, volumeQuery } from "./volume/controls.js";
+import { baseKey, encodedBase } from "./volume/encoded.js";
 import { fetchDefaultDirection, fetchReference, fetchVolume, noDirectionText, readableError } from "./volume/loader.js";
 import { mmScale } from "./volume/planes.js";
 import { atText, createToolbar, cursorOf } from "./volume/toolbar.js";
@@ -14,10 +16,11 @@ import { createRow } from "./volume/viewer.js";
 const AXIAL_PX = 208; // CSS px of the axial plane; the other planes share its mm scale
 const SOURCES = { given: "chosen here", consensus: "the annotators' consensus", scorecard: "the scorecard's slice-level direction" };
 
-const loadKey = (state) => [state.model, state.set, state.vdir, state.seed, state.slices, state.vpath].join("|");
-
 export function createVolume(app, section) {
-  const controls = createControls(app);
+  const baseOf = (state) => encodedBase(state, app.catalog);
+  const loadKey = (state) => [state.model, state.set, state.vdir, baseKey(state, app.catalog), state.slices, state.vpath].join("|");
+  const aroundText = (base) => (base ? ` around your encoded slice (model ${base.encoded_by.model})` : "");
+  const controls = createControls(app, baseOf);
   const loaded = { key: "", refKey: "", info: null };
   let controller = null; // the generated volume's requests
   let refController = null; // the real phantom patient's
@@ -66,7 +69,10 @@ export function createVolume(app, section) {
     const source = SOURCES[info.direction_source] || info.direction_source;
     controls.setSource(`Walking d${info.direction} (${source}), ${info.path} path, ${info.slices} slices ` +
       `${info.slice_spacing_mm.toFixed(2)} mm apart, pixels ${info.pixel_spacing_mm.toFixed(2)} mm.`);
-    rows.generated.setStatus(`Set ${info.set}, d${info.direction}, seed ${getState().seed}` + (info.notes.length ? ` · ${info.notes.join("; ")}` : ""));
+    const base = baseOf(getState());
+    const around = base ? aroundText(base).trim() : `seed ${getState().seed}`;
+    const notes = info.notes.filter((note) => !note.startsWith("around "));
+    rows.generated.setStatus(`Set ${info.set}, d${info.direction}, ${around}` + (notes.length ? ` · ${notes.join("; ")}` : ""));
   }
 
   async function loadReference(state, key) {
@@ -76,7 +82,8 @@ export function createVolume(app, section) {
     rows.reference.clear("Rendering the real phantom patient at the same levels…");
     section.dataset.reference = "loading";
     try {
-      const { patient, split, nearest, volume } = await fetchReference(state.model, volumeQuery(state), state.patient, signal);
+      const { patient, split, nearest, volume } = await fetchReference(state.model, volumeQuery(state), state.patient, signal,
+        baseOf(state));
       if (loaded.refKey !== key) return;
       const from = split === "train" ? "training data" : split === "test" ? "held-out test patient" : "phantom data";
       rows.reference.setTitle(`Real phantom patient ${patient} (${from}${nearest ? ", the nearest to this volume" : ""})`);
@@ -102,21 +109,24 @@ export function createVolume(app, section) {
     Object.assign(loaded, { key, refKey: `${key}|${state.patient}`, info: null });
     rows.generated.clear();
     rows.reference.clear();
-    setStatus("loading", "Building the volume (1–3 s)…");
+    const base = baseOf(state);
+    setStatus("loading", `Building the volume${aroundText(base)} (1–3 s)…`);
     try {
-      const chosen = state.vdir === null ? await fetchDefaultDirection(state.model, state.set, signal) : null;
+      // a latent of another model: the server's words on it come before any about the direction
+      const foreign = base && base.encoded_by.model !== state.model;
+      const chosen = state.vdir === null && !foreign ? await fetchDefaultDirection(state.model, state.set, signal) : null;
       if (loaded.key !== key) return;
       if (chosen && chosen.direction === null) {
         controls.setSource("");
         setStatus("error", noDirectionText(chosen.detail));
         return;
       }
-      const { info, volume } = await fetchVolume(state.model, volumeQuery(state), signal);
+      const { info, volume } = await fetchVolume(state.model, volumeQuery(state), signal, base);
       if (loaded.key !== key) return;
       loaded.info = info;
       rows.generated.setVolume(volume);
       describe(info);
-      setStatus("ready", `Volume ready: ${volume.nz} slices of ${volume.nx} × ${volume.ny} px, resliced in the browser.`);
+      setStatus("ready", `Volume ready${aroundText(base)}: ${volume.nz} slices of ${volume.nx} × ${volume.ny} px, resliced in the browser.`);
       draw(getState());
       loadReference(getState(), loaded.refKey);
     } catch (error) {

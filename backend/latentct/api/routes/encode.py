@@ -79,6 +79,8 @@ async def encode(
         seconds=round(result.seconds, 4),
         input_format=input_format,
         images=encode_images(result) if images else None,
+        model=model.id,
+        generator_checksum=model.generator_checksum,
     )
 
 

@@ -1,4 +1,5 @@
-"""Volume endpoints: a synthetic stack along a slice-level direction as NIfTI, a DICOM zip, its measurements, or a reformat.
+"""Volume endpoints: a synthetic stack along a slice-level direction as NIfTI, a DICOM zip, its measurements, or a reformat;
+around a seed's latent (GET) or a given one, e.g. an encoded slice of this same model (POST, one shared body).
 
 Synthetic images for research only, not for clinical use. A volume is rendered on the inference engine's worker (one
 job: the shift search, the path, the forward passes and, for json, the measurements) under a ticket of the render
@@ -9,15 +10,16 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import torch
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from latentct.api.deps import AdmissionDep, EngineDep, ModelDep, RegistryDep
-from latentct.api.schemas import VolumeDirection
+from latentct.api.schemas import EncodedBy, VolumeBody, VolumeDirection
 from latentct.artifacts.models import load_model_card
 from latentct.artifacts.probe import PROBE_DIR_NAME, PROBE_JSON, Probe, load_probe
 from latentct.core.errors import ArtifactError, InvalidInputError, NotFoundError
@@ -26,6 +28,7 @@ from latentct.labels import LabelStore, LabelStoreUnavailableError, consensus_fo
 from latentct.rendering.admission import RenderAdmission
 from latentct.rendering.encoding import png_bytes
 from latentct.rendering.engine import InferenceEngine
+from latentct.rendering.latents import latent_from_values
 from latentct.rendering.nearest import NEAREST_INDEXES, check_probe
 from latentct.rendering.registry import ModelRegistry, ServedModel
 from latentct.rendering.volume_export import dicom_zip_bytes, nifti_bytes
@@ -58,7 +61,8 @@ VOLUME_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"application/gzip": {}, "application/zip": {}, "application/json": {}},
           "description": "NIfTI (.nii.gz), a zip of one DICOM file per slice, or the measurements and shifts (json)"},
     404: {"description": "unknown model or direction set"},
-    422: {"description": "a parameter is out of range, or the set has no slice-level direction"},
+    422: {"description": "a parameter is out of range, the set has no slice-level direction, or (POST) a bad latent or "
+                         "one encoded by another model"},
     503: {"description": "overloaded or warming up (Retry-After)"},
 }
 _probes: dict[Path, Probe | None] = {}
@@ -74,6 +78,8 @@ class VolumeParams:
     path: str
     reference: str | None = None  # "phantom": a real phantom patient at the volume's levels instead of the volume
     patient: int | None = None
+    latent: torch.Tensor | None = None  # POST: the base latent (an encoded slice) in place of the seed's
+    note: str | None = None  # POST: where that latent came from, for the volume's notes
 
 
 async def volume_params(
@@ -128,7 +134,8 @@ async def _render(
     models_dir = Path(request.app.state.settings.models_dir)
     volume_request = VolumeRequest(
         set_id=direction_set.id, directions=direction_set.directions, seed=params.seed, direction=params.direction,
-        slices=params.slices, path=params.path, consensus=consensus, scorecard=model.scorecard,
+        slices=params.slices, path=params.path, consensus=consensus, scorecard=model.scorecard, latent=params.latent,
+        note=params.note,
     )
 
     def job() -> tuple[Volume, dict[str, Any]]:
@@ -196,14 +203,52 @@ async def _admitted(
     return await admission.encode(ticket, lambda: encode(volume, extras))
 
 
+VolumeFormat = Literal["nii.gz", "dicom-zip", "json"]
+
+
 @router.get("/models/{model}/volume", response_class=Response, responses=VOLUME_RESPONSES,
             summary="a synthetic volume along a slice-level direction (research only, not for clinical use)")
 async def get_volume(
     model: ModelDep, params: VolumeParamsDep, request: Request, registry: RegistryDep, engine: EngineDep,
     admission: AdmissionDep,
-    format: Annotated[Literal["nii.gz", "dicom-zip", "json"], Query(description="nii.gz, dicom-zip or json")] = "nii.gz",
+    format: Annotated[VolumeFormat, Query(description="nii.gz, dicom-zip or json")] = "nii.gz",
     measurements: Annotated[bool, Query(description="json: measure the stack and its baselines (false: faster)")] = True,
 ) -> Response:
+    return await _volume_response(request, model, registry, engine, admission, params, format, measurements)
+
+
+@router.post("/models/{model}/volume", response_class=Response, responses=VOLUME_RESPONSES,
+             summary="a synthetic volume around a given latent, e.g. an encoded slice (research only)")
+async def post_volume(
+    model: ModelDep, body: VolumeBody, request: Request, registry: RegistryDep, engine: EngineDep, admission: AdmissionDep,
+) -> Response:
+    """The GET's volume with the base latent given in the body instead of a seed's (same fields, same formats)."""
+    check_encoded_by(model, body.encoded_by)
+    latent = latent_from_values(body.latent, model.latent_dim)
+    params = await volume_params(body.set, body.direction, 0, body.slices, body.path, body.reference, body.patient)
+    note = f"around an encoded slice (model {body.encoded_by.model})" if body.encoded_by else "around a given latent"
+    params = replace(params, latent=latent, note=note)
+    return await _volume_response(request, model, registry, engine, admission, params, body.format, body.measurements)
+
+
+def check_encoded_by(model: ServedModel, encoded_by: EncodedBy | None) -> None:
+    """A latent encoded by another model (or other weights under the same id) means nothing to this one: 422."""
+    if encoded_by is None:
+        return
+    if encoded_by.model == model.id and encoded_by.generator_checksum == model.generator_checksum:
+        return
+    raise InvalidInputError(
+        f"this slice was encoded by model {encoded_by.model} (generator {encoded_by.generator_checksum[:12]}...), "
+        f"not by {model.id} (generator {model.generator_checksum[:12]}...): encode it with {model.id} first"
+    )
+
+
+async def _volume_response(
+    request: Request, model: ServedModel, registry: ModelRegistry, engine: InferenceEngine, admission: RenderAdmission,
+    params: VolumeParams, format: VolumeFormat, measurements: bool,
+) -> Response:
+    """The volume (or its reference patient) in `format`: what GET and POST both answer."""
+
     def encode(volume: Volume, extras: dict[str, Any]) -> tuple[bytes, str, dict[str, str]]:
         reference = extras.get("reference")
         headers = _reference_headers(reference)

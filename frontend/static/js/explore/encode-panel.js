@@ -6,6 +6,7 @@
 import * as api from "../api.js";
 import { getState, setState } from "../state.js";
 import { clearNotice, el, notify, showError, windowWidthLevel } from "../ui.js";
+import { openAsVolume } from "../volume/encoded.js";
 import { createDifferenceLegend, differenceScale, drawDifference, drawHu } from "./hu-maps.js";
 
 const MAX_UPLOAD_BYTES = 16 * 1024 * 1024;
@@ -15,7 +16,7 @@ function figure(caption, canvas, ...extra) {
 }
 
 /** The band's parts: progress (elapsed seconds, Cancel) and the result (error line, three images, legend). */
-function buildBand(container, onCancel) {
+function buildBand(container, onCancel, onVolume) {
   const elapsed = el("span", { class: "encode-elapsed", id: "explore-encode-elapsed" }, "0.0 s");
   const progressText = el("span", {}, "");
   const cancel = el("button", { type: "button", class: "btn", id: "explore-encode-cancel", onclick: onCancel }, "Cancel");
@@ -31,7 +32,9 @@ function buildBand(container, onCancel) {
     figure("Original (as read, resized)", canvases.original),
     figure("Reconstruction", canvases.reconstruction),
     figure("Difference", canvases.difference, legend.element));
-  const result = el("div", { class: "encode-summary" }, errorLine, images);
+  const volume = el("button", { type: "button", class: "btn", id: "explore-encode-volume", onclick: onVolume,
+    title: "The Volume view: a stack along a slice-level direction through this encoded slice" }, "Open as volume");
+  const result = el("div", { class: "encode-summary" }, el("div", { class: "toolbar-buttons" }, errorLine, volume), images);
   container.replaceChildren(progress, result);
   return { progress, progressText, elapsed, cancel, result, errorLine, canvases, legend };
 }
@@ -43,7 +46,8 @@ function buildBand(container, onCancel) {
 export function createEncodePanel(els, modelOf) {
   let info = null; // what the encode endpoint said about the current latent, with the file name
   let running = null; // {controller, timer}: an encode in flight
-  const band = buildBand(els.result, () => running?.controller.abort());
+  const band = buildBand(els.result, () => running?.controller.abort(),
+    () => info && openAsVolume(getState().latent, info.model, info.generator_checksum));
 
   function showProgress(file, model) {
     const started = performance.now();

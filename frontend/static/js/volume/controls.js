@@ -1,11 +1,13 @@
 // The Volume view's sidebar: model and set (the shared picker), direction (default: the server's choice), seed,
-// slices, path, the real phantom patient, the HU window (Explore's window controls) and the export links.
+// slices, path, the real phantom patient, the HU window (Explore's window controls) and the export links. Around an
+// encoded slice the seed gives way to a line naming it, and the exports POST its latent (fetched, then saved).
 
-import { apiUrl } from "../api.js";
+import { apiUrl, isAbort } from "../api.js";
 import { createWindowControls } from "../explore/window-controls.js";
 import { createPicker } from "../picker.js";
-import { MAX_SEED, randomSeed, setState, VOLUME_PATHS, VOLUME_SLICES } from "../state.js";
-import { el, fillSelect, showError } from "../ui.js";
+import { getState, MAX_SEED, randomSeed, setState, VOLUME_PATHS, VOLUME_SLICES } from "../state.js";
+import { el, fillSelect, notify, showError } from "../ui.js";
+import { volumeRequest } from "./loader.js";
 
 const AUTO = "auto";
 
@@ -27,6 +29,8 @@ function buildElements() {
     source: el("p", { class: "hint", id: "volume-direction-source", "aria-live": "polite" }),
     seed: numberInput("volume-seed", 0, MAX_SEED),
     random: el("button", { type: "button", class: "btn", id: "volume-random", title: "A random seed" }, "Random"),
+    encodedText: el("span", { id: "volume-encoded-text" }),
+    seeds: el("button", { type: "button", class: "btn", id: "volume-encoded-clear" }, "Use a seed instead"),
     slices: numberInput("volume-slices", VOLUME_SLICES.min, VOLUME_SLICES.max),
     path: el("select", { id: "volume-path" }, ...VOLUME_PATHS.map((p) => el("option", { value: p }, p))),
     patient: numberInput("volume-patient", 0, 999999, { placeholder: "default" }),
@@ -36,6 +40,7 @@ function buildElements() {
     exportNifti: el("a", { class: "btn", id: "volume-export-nifti", download: "" }, "NIfTI (.nii.gz)"),
     exportDicom: el("a", { class: "btn", id: "volume-export-dicom", download: "" }, "DICOM series (.zip)"),
   };
+  e.encoded = el("p", { class: "hint", id: "volume-encoded", hidden: true }, e.encodedText, " ", e.seeds);
   e.form = el("form", { class: "field-row", id: "volume-window-custom" }, field("W (HU)", e.width, "grow"),
     field("L (HU)", e.level, "grow"), el("button", { type: "submit", class: "btn" }, "Apply"));
   return e;
@@ -45,7 +50,7 @@ function layout(e) {
   return el("aside", { class: "sidebar", "aria-label": "Volume controls" },
     el("fieldset", { class: "panel" }, el("legend", {}, "Volume"), field("Model", e.model), e.facts, field("Direction set", e.set),
       field("Direction", e.direction), e.source,
-      el("div", { class: "field-row" }, field("Seed", e.seed, "grow"), e.random),
+      el("div", { class: "field-row" }, field("Seed", e.seed, "grow"), e.random), e.encoded,
       el("div", { class: "field-row" }, field(`Slices (${VOLUME_SLICES.min}..${VOLUME_SLICES.max})`, e.slices, "grow"),
         field("Path", e.path, "grow")),
       field("Real phantom patient", e.patient)),
@@ -66,6 +71,7 @@ function typedInt(input, min, max, what) {
 function bind(e) {
   e.direction.addEventListener("change", () => setState({ vdir: e.direction.value === AUTO ? null : Number(e.direction.value), at: null }));
   e.random.addEventListener("click", () => setState({ seed: randomSeed() }));
+  e.seeds.addEventListener("click", () => setState({ latent: null, at: null }));
   e.seed.addEventListener("change", () => {
     const seed = typedInt(e.seed, 0, MAX_SEED, "seed");
     setState(seed === null ? {} : { seed });
@@ -87,12 +93,60 @@ export function volumeQuery(state) {
   return { set: state.set, direction: state.vdir ?? undefined, seed: state.seed, slices: state.slices, path: state.vpath };
 }
 
-/** Returns {element, sync(state, model), onKey(event), setSource(text)}. */
-export function createControls(app) {
+/** Save a POSTed volume (an encoded slice's: a link cannot carry its latent) under the server's file name. */
+async function download(model, query, base, link) {
+  link.setAttribute("aria-busy", "true");
+  try {
+    const response = await volumeRequest(model, query, base, { as: "response", what: "Exporting the volume" });
+    const name = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") || "")?.[1] || `volume.${query.format}`;
+    const url = URL.createObjectURL(await response.blob());
+    const save = el("a", { href: url, download: name, hidden: true });
+    document.body.append(save);
+    save.click();
+    save.remove();
+    window.setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    notify(`Saved ${name} (synthetic, research only, not for clinical use)`);
+  } catch (error) {
+    if (!isAbort(error)) showError(error, "Volume export");
+  } finally {
+    link.removeAttribute("aria-busy");
+  }
+}
+
+/** `baseOf(state)`: {latent, encoded_by} around an encoded slice, else null (volume/encoded.js).
+ * Returns {element, sync(state, model), onKey(event), setSource(text)}. */
+export function createControls(app, baseOf) {
   const e = buildElements();
   const picker = createPicker(app, { model: e.model, sets: [{ select: e.set }], facts: e.facts });
   const windows = createWindowControls({ presets: e.presets, form: e.form, width: e.width, level: e.level });
   bind(e);
+  let exporting = null; // {model, query, base} of an encoded volume, else null (the links download by GET)
+  let kept = null; // the encoded latent the view was built around when another model was chosen
+  // The shared picker drops an encoded slice with the model; the volume keeps it (noted while the change event is
+  // captured on its way down, put back after the picker's listener), so the other model is asked with `encoded_by`
+  // and its refusal is shown, not a seed's volume in its place.
+  const element = layout(e);
+  element.addEventListener("change", (event) => {
+    if (event.target === e.model) kept = baseOf(getState()) ? getState().latent : null;
+  }, true);
+  e.model.addEventListener("change", () => kept && setState({ latent: kept }));
+  for (const [link, format] of [[e.exportNifti, "nii.gz"], [e.exportDicom, "dicom-zip"]]) {
+    link.addEventListener("click", (event) => {
+      if (!exporting) return;
+      event.preventDefault();
+      download(exporting.model, { ...exporting.query, format }, exporting.base, link);
+    });
+  }
+
+  function syncBase(state) {
+    const base = baseOf(state);
+    e.encoded.hidden = !base;
+    e.seed.disabled = Boolean(base);
+    e.random.disabled = Boolean(base);
+    if (base) e.encodedText.textContent = `Around your encoded slice (model ${base.encoded_by.model}), not a seed.`;
+    exporting = base ? { model: state.model, query: volumeQuery(state), base } : null;
+    return base;
+  }
 
   function sync(state) {
     const model = app.catalog.model(state.model);
@@ -108,9 +162,10 @@ export function createControls(app) {
     if (typing !== e.patient) e.patient.value = state.patient === null ? "" : String(state.patient);
     e.path.value = state.vpath;
     const path = `/models/${encodeURIComponent(state.model)}/volume`;
-    e.exportNifti.href = apiUrl(path, { ...volumeQuery(state), format: "nii.gz" });
-    e.exportDicom.href = apiUrl(path, { ...volumeQuery(state), format: "dicom-zip" });
+    const base = syncBase(state);
+    e.exportNifti.href = base ? "#volume-export" : apiUrl(path, { ...volumeQuery(state), format: "nii.gz" });
+    e.exportDicom.href = base ? "#volume-export" : apiUrl(path, { ...volumeQuery(state), format: "dicom-zip" });
   }
 
-  return { element: layout(e), sync, onKey: windows.onKey, setSource: (text) => { e.source.textContent = text; } };
+  return { element, sync, onKey: windows.onKey, setSource: (text) => { e.source.textContent = text; } };
 }

@@ -27,13 +27,21 @@ export const noDirectionText = (detail) => `${detail.replace(/; pass a direction
 
 const volumePath = (model) => `/models/${encodeURIComponent(model)}/volume`;
 
+/** A volume request: GET with the query, or, with a `base` ({latent, encoded_by}: an encoded slice), POST of the
+ * same fields in a JSON body (no seed: the latent replaces it). */
+export function volumeRequest(model, query, base, options) {
+  if (!base) return api.request(volumePath(model), { ...options, query });
+  const fields = { ...query };
+  delete fields.seed;
+  return api.request(volumePath(model), { ...options, method: "POST", json: { ...fields, ...base } });
+}
+
 /** {info, volume}: the json description (shifts, direction and its source; not measured) and the parsed NIfTI. */
-export async function fetchVolume(model, query, signal) {
+export async function fetchVolume(model, query, signal, base = null) {
   const [info, volume] = await Promise.all([
-    api.request(volumePath(model), {
-      query: { ...query, format: "json", measurements: false }, signal, what: "Building the volume (description)",
-    }),
-    api.request(volumePath(model), { query: { ...query, format: "nii.gz" }, as: "blob", signal, what: "Building the volume" })
+    volumeRequest(model, { ...query, format: "json", measurements: false }, base,
+      { signal, what: "Building the volume (description)" }),
+    volumeRequest(model, { ...query, format: "nii.gz" }, base, { as: "blob", signal, what: "Building the volume" })
       .then(gunzip)
       .then(parseNifti),
   ]);
@@ -42,11 +50,9 @@ export async function fetchVolume(model, query, signal) {
 
 /** {patient, split, volume}: the real phantom patient at the levels of the volume `query` builds (`patient`: null for
  * the server's default); which patient it is comes in the X-Reference-* headers. */
-export async function fetchReference(model, query, patient, signal) {
-  const response = await api.request(volumePath(model), {
-    query: { ...query, reference: "phantom", patient: patient ?? undefined, format: "nii.gz" },
-    as: "response", signal, what: "Building the real phantom volume",
-  });
+export async function fetchReference(model, query, patient, signal, base = null) {
+  const response = await volumeRequest(model, { ...query, reference: "phantom", patient: patient ?? undefined, format: "nii.gz" },
+    base, { as: "response", signal, what: "Building the real phantom volume" });
   const volume = parseNifti(await gunzip(await response.blob()));
   const headers = response.headers;
   return { patient: Number(headers.get("x-reference-patient")), split: headers.get("x-reference-split"),
