@@ -97,3 +97,46 @@ def test_default_direction_says_why_there_is_none(client: httpx.Client) -> None:
     assert "set 'random' has no slice-level direction" in body["detail"]
     assert client.get(f"{URL}/direction", params={"set": "nope"}).status_code == 404
     assert client.get(f"{URL}/direction").status_code == 422  # set is required
+
+
+def test_the_views_three_requests_build_the_volume_once(client: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    """json, NIfTI and the reference patient of one volume: one build (the view's first load was three)."""
+    import latentct.api.routes.volumes as routes
+
+    routes.VOLUMES.clear()
+    built: list[int] = []
+    real_build = routes.build_volume
+
+    def counting_build(*args: object, **kwargs: object) -> object:
+        built.append(1)
+        return real_build(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(routes, "build_volume", counting_build)
+    params = {**PARAMS, "seed": 91}
+    description = client.get(URL, params={**params, "format": "json", "measurements": "false"})
+    volume = _nifti(client.get(URL, params=params))
+    reference = _nifti(client.get(URL, params={**params, "reference": "phantom"}))
+    assert description.status_code == 200 and volume.shape == reference.shape
+    assert len(built) == 1
+    _nifti(client.get(URL, params={**params, "seed": 92}))  # another latent is another volume
+    _nifti(client.get(URL, params={**params, "path": "straight", "slices": 13}))
+    assert len(built) == 3
+
+
+def test_the_volume_cache_expires_and_keeps_only_the_newest() -> None:
+    from latentct.rendering.volume_cache import VolumeCache
+
+    now = [0.0]
+    cache = VolumeCache(entries=2, ttl_s=10.0, clock=lambda: now[0])
+    made: list[str] = []
+
+    def build(name: str):  # type: ignore[no-untyped-def]
+        return lambda: made.append(name) or name
+
+    assert cache.get_or_build("a", build("a")) == "a" and cache.get_or_build("a", build("a2")) == "a"
+    cache.get_or_build("b", build("b"))
+    cache.get_or_build("c", build("c"))  # evicts a, the least recently used
+    assert cache.get_or_build("a", build("a3")) == "a3"
+    now[0] = 11.0  # everything expired
+    assert cache.get_or_build("c", build("c2")) == "c2"
+    assert made == ["a", "b", "c", "a3", "c2"]

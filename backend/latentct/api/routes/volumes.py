@@ -31,6 +31,7 @@ from latentct.rendering.engine import InferenceEngine
 from latentct.rendering.latents import latent_from_values
 from latentct.rendering.nearest import NEAREST_INDEXES, check_probe
 from latentct.rendering.registry import ModelRegistry, ServedModel
+from latentct.rendering.volume_cache import VolumeCache
 from latentct.rendering.volume_export import dicom_zip_bytes, nifti_bytes
 from latentct.rendering.volume_metrics import measure_volume
 from latentct.rendering.volume_reference import (
@@ -66,6 +67,7 @@ VOLUME_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {"description": "overloaded or warming up (Retry-After)"},
 }
 _probes: dict[Path, Probe | None] = {}
+VOLUMES = VolumeCache()  # the view asks for one volume three ways at once: json, NIfTI, the reference patient
 _probes_lock = threading.Lock()
 
 
@@ -138,15 +140,26 @@ async def _render(
         note=params.note,
     )
 
+    key = _volume_key(model, direction_set.checksum, params, consensus)
+
     def job() -> tuple[Volume, dict[str, Any]]:
         probe = served_probe(models_dir)
         vmodel = VolumeModel.of_served(model)
-        volume = build_volume(vmodel, volume_request, probe)
+        volume = VOLUMES.get_or_build(key, lambda: build_volume(vmodel, volume_request, probe))
         if params.reference is not None:
             return _reference(volume, models_dir / model.id, params.patient, probe)
         return volume, {"measurements": measure_volume(volume, vmodel, probe) if measure else None}
 
     return await engine.call(job)
+
+
+def _volume_key(model: ServedModel, set_checksum: str, params: VolumeParams, consensus: dict[int, str | None] | None
+                ) -> tuple[Any, ...]:
+    """What decides a volume's slices (the reference patient and the measurements are made from the volume)."""
+    base: Any = params.seed if params.latent is None else params.latent.numpy().tobytes()
+    labels = tuple(sorted(consensus.items())) if consensus else ()
+    return (model.id, model.generator_checksum, set_checksum, params.direction, base, params.slices, params.path,
+            params.note, labels)
 
 
 def _reference(volume: Volume, model_dir: Path, requested: int | None, probe: Probe | None) -> tuple[Volume, dict[str, Any]]:
