@@ -9,21 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from latentct import cli
 from latentct.data.dataset import SliceDataset
+from tests.support.cli import run_cli
 
 LATENTCT = Path(sys.executable).parent / "latentct"
-
-
-def run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    """Run cli.main in-process (same error handling as the console script); returns (exit code, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["latentct", *args])
-    code: object = 0
-    try:
-        cli.main()
-    except SystemExit as exc:
-        code = exc.code
-    return (0 if code is None else int(code)), capsys.readouterr().err  # type: ignore[call-overload]
 
 
 def test_phantom_import_preview_through_the_console_script(tmp_path: Path) -> None:
@@ -65,8 +54,8 @@ def test_import_npy_in_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], phantom_volume: np.ndarray
 ) -> None:
     np.save(tmp_path / "vol.npy", phantom_volume)
-    code, err = run_cli(
-        ["data", "import", str(tmp_path / "vol.npy"), "--out", str(tmp_path / "ds"), "--size", "32"], monkeypatch, capsys
+    code, _, err = run_cli(
+        capsys, monkeypatch, "data", "import", str(tmp_path / "vol.npy"), "--out", str(tmp_path / "ds"), "--size", "32"
     )
     assert code == 0, err
     assert len(SliceDataset(tmp_path / "ds", "all")) == 6
@@ -103,7 +92,7 @@ def test_bad_input_is_one_line_and_leaves_nothing(
     (tmp_path / "notct").mkdir()
     (tmp_path / "notct" / "readme.txt").write_text("no images here")
     before = sorted(p.name for p in tmp_path.iterdir())
-    code, err = run_cli([a.format(tmp=tmp_path) for a in args], monkeypatch, capsys)
+    code, _, err = run_cli(capsys, monkeypatch, *[a.format(tmp=tmp_path) for a in args])
     assert code == 2
     lines = [line for line in err.replace("\r", "\n").splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith("error")]  # other lines may be progress bars

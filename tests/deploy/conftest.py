@@ -12,7 +12,7 @@ import pytest
 
 from tests.deploy.deployfiles import REPO, Instruction, dockerfile_env, read_dockerfile
 from tests.factories import make_tiny_models_dir
-from tests.support.serverproc import ServerProcess, clean_environ, free_port
+from tests.support.serverproc import ServerProcess, clean_environ, free_port, running
 
 
 def image_environment(models_dir: Path, data_dir: Path, port: int) -> dict[str, str]:
@@ -47,9 +47,5 @@ def image_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPro
     root = tmp_path_factory.mktemp("image")
     models_dir = make_tiny_models_dir(root / "models")
     env = image_environment(models_dir, root / "data", free_port())
-    server = ServerProcess(env, root / "server.log", image_command()).start()
-    try:
-        server.wait_ready()
+    with running(env, root / "server.log", image_command()) as server:
         yield server
-    finally:
-        server.stop()

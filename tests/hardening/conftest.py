@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from tests.factories import make_tiny_model, make_tiny_models_dir
-from tests.support.serverproc import ADMIN_TOKEN, ServerProcess, free_port, server_env
+from tests.support.serverproc import ADMIN_TOKEN, ServerProcess, free_port, running, server_env
 
 TRUNCATED_MODEL = "tiny-truncated"
 QUEUE_SIZE = 2
@@ -100,12 +100,8 @@ def hardened_server(hardening_dirs: tuple[Path, Path], tmp_path_factory: pytest.
     models_dir, _ = hardening_dirs
     root = tmp_path_factory.mktemp("hardened-server")
     env = server_env(models_dir, root / "var", free_port(), admin_token=ADMIN_TOKEN)
-    server = ServerProcess(env, root / "server.log").start()
-    try:
-        server.wait_ready()
+    with running(env, root / "server.log") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -118,9 +114,5 @@ def configured_server(hardening_dirs: tuple[Path, Path], tmp_path_factory: pytes
         queue_size=QUEUE_SIZE, max_batch=1, batch_wait_ms=0, response_cache_mb=0,
         cors_origins=json.dumps([ALLOWED_ORIGIN]), max_body_bytes=MAX_BODY_BYTES, max_upload_bytes=MAX_UPLOAD_BYTES,
     )
-    server = ServerProcess(env, root / "server.log").start()
-    try:
-        server.wait_ready()
+    with running(env, root / "server.log") as server:
         yield server
-    finally:
-        server.stop()

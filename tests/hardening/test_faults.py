@@ -16,7 +16,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.hardening.conftest import GARBAGE_SET, PICKLED_MODEL, TRUNCATED_MODEL
-from tests.support.serverproc import ADMIN_TOKEN, ServerProcess, bearer, free_port, new_annotator, server_env
+from tests.support.serverproc import ADMIN_TOKEN, ServerProcess, bearer, free_port, new_annotator, running, server_env
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 STREAM = "/api/models/tiny-gan/traversal/stream"
@@ -103,12 +103,8 @@ def postgres_server(
     root = tmp_path_factory.mktemp("pg-server")
     url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{throwaway_database}"
     env = server_env(hardening_dirs[0], root / "var", free_port(), admin_token=ADMIN_TOKEN, database_url=url)
-    server = ServerProcess(env, root / "server.log").start()
-    try:
-        server.wait_ready()
+    with running(env, root / "server.log") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def _label(direction: int) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.serverproc import ServerProcess, free_port, raw_request, server_env
+from tests.support.serverproc import ServerProcess, free_port, raw_request, running, server_env
 
 LIMIT = 65536  # LATENTCT_MAX_HEADER_BYTES of the shared server (the default)
 LARGE_LIMIT = 256 * 1024
@@ -58,12 +58,8 @@ def test_an_over_long_url_on_a_websocket_upgrade_is_431(hardened_server: ServerP
 def large_limit_server(hardening_dirs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     root = tmp_path_factory.mktemp("large-head-limit")
     env = server_env(hardening_dirs[0], root / "var", free_port(), max_header_bytes=LARGE_LIMIT)
-    server = ServerProcess(env, root / "server.log").start()
-    try:
-        server.wait_ready()
+    with running(env, root / "server.log") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_within_a_larger_limit_heads_pass_and_a_url_httptools_cannot_parse_is_414(large_limit_server: ServerProcess) -> None:

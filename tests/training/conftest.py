@@ -10,6 +10,7 @@ from latentct.artifacts.probe import save_probe
 from latentct.data.phantom import FACTOR_NAMES, generate_dataset
 from latentct.training.data import open_split
 from latentct.training.probe import ProbeConfig, fit_probe
+from tests.support.cli import run_cli  # noqa: F401  (imported by the training tests from here)
 
 TINY_SIZE = 32
 
@@ -39,18 +40,3 @@ def tiny_options(probe: Path | str = "none", **extra: object) -> dict[str, objec
             "probe_dir": str(probe), "checkpoint_min_interval_s": 0.0, **extra}
 
 
-def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:
-    """Run `latentct ARGS` in this process through the real entry point; returns (exit code, stdout, stderr)."""
-    import sys
-
-    from latentct.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["latentct", *args])
-    capsys.readouterr()
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import torch
 
-from latentct import cli
 from latentct.artifacts.nearest import NEAREST_FILE, load_nearest_index
 from latentct.artifacts.probe import load_probe
 from latentct.core.errors import InvalidInputError
@@ -22,6 +21,7 @@ from latentct.rendering.nearest import find_nearest, training_slice
 from latentct.training.nearest import build_nearest_index
 from tests.factories import make_tiny_model
 from tests.nearest_factory import TINY_DATA, copy_probe, make_indexed_model
+from tests.support.cli import run_cli
 
 LATENTCT = Path(sys.executable).parent / "latentct"
 
@@ -110,14 +110,9 @@ def test_cli_builds_and_prints_what_it_wrote(tmp_path: Path) -> None:
 
 
 def run_in_process(args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    """cli.main in-process, with the console script's error handling: (exit code, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["latentct", "nearest", "build", *args])
-    code: object = 0
-    try:
-        cli.main()
-    except SystemExit as exc:
-        code = exc.code
-    return (0 if code is None else int(code)), capsys.readouterr().err  # type: ignore[call-overload]
+    """`latentct nearest build ARGS` in-process: (exit code, stderr)."""
+    code, _, err = run_cli(capsys, monkeypatch, "nearest", "build", *args)
+    return code, err
 
 
 @pytest.mark.parametrize(

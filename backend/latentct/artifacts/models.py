@@ -44,11 +44,6 @@ class LoadedModel:
     components: dict[str, nn.Module] = field(default_factory=dict)
 
     @property
-    def manifest(self) -> dict[str, Any]:
-        """The card as the json it was read from (for printing and exports; read fields from `card`)."""
-        return self.card.to_json()
-
-    @property
     def id(self) -> str:
         return self.card.id
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from latentct.artifacts.nearest import NearestIndex, load_nearest_index
-from latentct.artifacts.probe import Probe
+from latentct.artifacts.probe import PROBE_DIR_NAME, PROBE_JSON, Probe, load_probe
 from latentct.core.errors import ArtifactError, NotFoundError
 from latentct.data.dataset import SliceDataset
 from latentct.data.phantom_split import one_slice, phantom_split
@@ -117,3 +117,16 @@ class IndexCache:
 
 
 NEAREST_INDEXES = IndexCache()  # the serving process's indexes, shared by the nearest and the volume endpoints
+
+
+_probes: dict[Path, Probe | None] = {}
+_probes_lock = threading.Lock()
+
+
+def served_probe(models_dir: Path) -> Probe | None:
+    """The phantom probe beside the served models, loaded once; None when there is none (shifts fall back to +-6)."""
+    with _probes_lock:
+        if models_dir not in _probes:
+            probe_dir = models_dir / PROBE_DIR_NAME
+            _probes[models_dir] = load_probe(probe_dir) if (probe_dir / PROBE_JSON).is_file() else None
+        return _probes[models_dir]

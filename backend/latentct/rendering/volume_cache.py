@@ -27,7 +27,6 @@ class VolumeCache:
         self.entries, self.ttl_s, self.clock = entries, ttl_s, clock
         self._lock = threading.Lock()
         self._items: OrderedDict[Hashable, tuple[float, Volume]] = OrderedDict()
-        self.hits = self.misses = 0
 
     def get_or_build(self, key: Hashable, build: Callable[[], Volume]) -> Volume:
         """The cached volume of `key`, else `build()` (outside the lock) stored under it."""
@@ -51,8 +50,6 @@ class VolumeCache:
             entry = self._items.get(key)
             if entry is None or entry[0] < self.clock():
                 self._items.pop(key, None)
-                self.misses += 1
                 return None
             self._items.move_to_end(key)
-            self.hits += 1
             return entry[1]

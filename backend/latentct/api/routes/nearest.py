@@ -18,7 +18,6 @@ from starlette.concurrency import run_in_threadpool
 from latentct.api.caching import make_etag
 from latentct.api.deps import AdmissionDep, CacheDep, EngineDep, ImageParamsDep, ModelDep, etag_parts
 from latentct.api.routes.images import cached_response
-from latentct.api.routes.volumes import served_probe
 from latentct.api.schemas import RenderRequest
 from latentct.artifacts.nearest import NearestIndex
 from latentct.artifacts.probe import Probe
@@ -27,7 +26,15 @@ from latentct.rendering.admission import RenderAdmission
 from latentct.rendering.encoding import png_bytes, upscale
 from latentct.rendering.engine import InferenceEngine
 from latentct.rendering.latents import apply_shifts, latent_from_values, shifts_from_mapping
-from latentct.rendering.nearest import NEAREST_INDEXES, NearestMatch, check_probe, describe_index, find_nearest, training_slice
+from latentct.rendering.nearest import (
+    NEAREST_INDEXES,
+    NearestMatch,
+    check_probe,
+    describe_index,
+    find_nearest,
+    served_probe,
+    training_slice,
+)
 from latentct.rendering.pipeline import frame_pixels, resolve_set, shifted_latent
 from latentct.rendering.registry import ServedModel
 from latentct.rendering.windows import unit_to_grey

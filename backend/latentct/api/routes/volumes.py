@@ -9,7 +9,6 @@ budget sized by its slices, so a volume cannot bypass overload protection; the e
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -20,8 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from latentct.api.deps import AdmissionDep, EngineDep, ModelDep, RegistryDep
 from latentct.api.schemas import EncodedBy, VolumeBody, VolumeDirection
-from latentct.artifacts.models import load_model_card
-from latentct.artifacts.probe import PROBE_DIR_NAME, PROBE_JSON, Probe, load_probe
+from latentct.artifacts.probe import Probe
 from latentct.core.errors import ArtifactError, InvalidInputError, NotFoundError
 from latentct.core.latents import MAX_SEED
 from latentct.labels import LabelStore, LabelStoreUnavailableError, consensus_for_set
@@ -29,7 +27,7 @@ from latentct.rendering.admission import RenderAdmission
 from latentct.rendering.encoding import png_bytes
 from latentct.rendering.engine import InferenceEngine
 from latentct.rendering.latents import latent_from_values
-from latentct.rendering.nearest import NEAREST_INDEXES, check_probe
+from latentct.rendering.nearest import NEAREST_INDEXES, check_probe, served_probe
 from latentct.rendering.registry import ModelRegistry, ServedModel
 from latentct.rendering.volume_cache import VolumeCache
 from latentct.rendering.volume_export import dicom_zip_bytes, nifti_bytes
@@ -66,9 +64,7 @@ VOLUME_RESPONSES: dict[int | str, dict[str, Any]] = {
                          "one encoded by another model"},
     503: {"description": "overloaded or warming up (Retry-After)"},
 }
-_probes: dict[Path, Probe | None] = {}
 VOLUMES = VolumeCache()  # the view asks for one volume three ways at once: json, NIfTI, the reference patient
-_probes_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -105,15 +101,6 @@ async def volume_params(
 VolumeParamsDep = Annotated[VolumeParams, Depends(volume_params)]
 
 
-def served_probe(models_dir: Path) -> Probe | None:
-    """The phantom probe beside the served models, loaded once; None when there is none (shifts fall back to +-6)."""
-    with _probes_lock:
-        if models_dir not in _probes:
-            probe_dir = models_dir / PROBE_DIR_NAME
-            _probes[models_dir] = load_probe(probe_dir) if (probe_dir / PROBE_JSON).is_file() else None
-        return _probes[models_dir]
-
-
 def _consensus(store: LabelStore | None, registry: ModelRegistry, model_id: str, set_id: str) -> dict[int, str | None] | None:
     """Direction -> the annotators' consensus term, or None when the label store is absent or unreadable."""
     if store is None:
@@ -147,7 +134,7 @@ async def _render(
         vmodel = VolumeModel.of_served(model)
         volume = VOLUMES.get_or_build(key, lambda: build_volume(vmodel, volume_request, probe))
         if params.reference is not None:
-            return _reference(volume, models_dir / model.id, params.patient, probe)
+            return _reference(volume, model, models_dir / model.id, params.patient, probe)
         return volume, {"measurements": measure_volume(volume, vmodel, probe) if measure else None}
 
     return await engine.call(job)
@@ -162,10 +149,12 @@ def _volume_key(model: ServedModel, set_checksum: str, params: VolumeParams, con
             params.note, labels)
 
 
-def _reference(volume: Volume, model_dir: Path, requested: int | None, probe: Probe | None) -> tuple[Volume, dict[str, Any]]:
+def _reference(
+    volume: Volume, model: ServedModel, model_dir: Path, requested: int | None, probe: Probe | None
+) -> tuple[Volume, dict[str, Any]]:
     """The real phantom patient at the generated volume's levels and spacing (by default the training patient nearest
     to the volume), and the json block naming it."""
-    training = phantom_training_set(load_model_card(model_dir).to_json())
+    training = phantom_training_set({"id": model.id, "data": model.data})  # the card as the registry read it
     nearest = _nearest_patient(volume, model_dir, probe) if requested is None else None
     patient = reference_patient(requested, training, nearest)
     description = {**reference_description(patient, training), "chosen_by": _chosen_by(requested, nearest)}
