@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "backend" / "latentct"
+TESTS = Path(__file__).resolve().parent
 LAYERS = {
     "core": 0,
     "data": 1,
@@ -97,3 +98,13 @@ def test_the_checker_sees_an_upward_import(tmp_path: Path, monkeypatch: pytest.M
     (fake / "core" / "ok.py").write_text("import torch\n")
     monkeypatch.setattr(__import__(__name__, fromlist=["PACKAGE"]), "PACKAGE", fake)
     assert violations() == ["data/bad.py:2 imports latentct.api (data may not import api)"]
+
+
+def test_tests_mirror_the_package_and_every_folder_is_a_package() -> None:
+    """tests/<area> for every package of latentct (core and commands included), and an __init__.py in every folder
+    (two test files of one name in two folders are then two modules, not a collection error)."""
+    packages = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+    assert sorted(packages - {p.name for p in TESTS.iterdir() if p.is_dir()}) == []
+    folders = [p for p in TESTS.rglob("*") if p.is_dir() and
+               not any(part == "__pycache__" or part.startswith(".") for part in p.relative_to(TESTS).parts)]
+    assert [str(p.relative_to(TESTS)) for p in folders if not (p / "__init__.py").is_file()] == []

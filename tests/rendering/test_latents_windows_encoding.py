@@ -1,4 +1,4 @@
-"""Latents as the contract defines them, HU windows, and the image encoders."""
+"""Shifted latents and traversals, HU windows, and the image encoders (seeds to latents: tests/core/test_latents.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from PIL import Image
 
 from latentct.api.caching import RENDER_VERSION
 from latentct.core.errors import InvalidInputError, NotFoundError
-from latentct.core.latents import latent_from_seed
 from latentct.rendering.encoding import forth_and_back, gif_bytes, multipart_chunks, png_bytes, strip, upscale
 from latentct.rendering.latents import (
     apply_shifts,
@@ -30,16 +29,6 @@ from latentct.rendering.numbers import ascii_decimal, ascii_index
 from latentct.rendering.windows import PRESETS, parse_window, unit_to_grey
 
 PINNED_SCANLINES = "19f9c2f16d88e1e9f5d8b75d999b2a033fab3d05b061f7ee7bde8cd58ed8f422"  # see the tripwire test
-
-
-def test_latent_from_seed_is_the_contract_formula() -> None:
-    z = latent_from_seed(42, 32)
-    assert z.dtype == torch.float32 and z.shape == (32,) and z.device.type == "cpu"
-    assert torch.equal(z, torch.randn(32, generator=torch.Generator().manual_seed(42)))
-    assert torch.equal(latent_from_seed(2**31 - 1, 4), torch.randn(4, generator=torch.Generator().manual_seed(2**31 - 1)))
-    for bad in (-1, 2**31, 1.5, True, "3"):
-        with pytest.raises(InvalidInputError, match="seed"):
-            latent_from_seed(bad, 4)  # type: ignore[arg-type]
 
 
 def test_shifts_parse_validate_and_add() -> None:

@@ -1,7 +1,7 @@
 """`latentct serve` as a real subprocess: start, wait for readiness, inspect, stop.
 
 The one server-process helper of the tests and benchmarks (tests/hardening, tests/deploy, tests/e2e, tests/labels,
-tests/api/test_serve_cli.py, bench/). The server gets an environment of its own (LATENTCT_* of the caller are
+tests/commands/test_serve.py, bench/). The server gets an environment of its own (LATENTCT_* of the caller are
 dropped, so a developer's settings never leak into a test), logs to a file, and exposes what /proc says about it
 (resident memory, threads, open descriptors) for leak checks.
 """

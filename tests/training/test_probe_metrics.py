@@ -1,4 +1,4 @@
-"""The phantom probe (learns factors, saves and reloads identically) and the distribution distances."""
+"""The phantom probe: learns factors, saves and reloads identically (the distances it feeds: tests/core/test_metrics.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import torch
 
 from latentct.artifacts.probe import load_probe, save_probe
 from latentct.core.errors import ArtifactError, InvalidInputError
-from latentct.core.metrics import factor_distribution_distance, frechet_distance
 from latentct.nets.probe import PhantomProbe
 from latentct.training.probe import ProbeConfig, fit_probe, r2_scores
 
@@ -22,49 +21,6 @@ def disks(n: int, size: int = 32, seed: int = 0) -> tuple[torch.Tensor, np.ndarr
     dist = np.sqrt((xx[None] - offset[:, None, None]) ** 2 + yy[None] ** 2)
     images = np.clip(radius[:, None, None] - dist, 0, 1) * 1.6 - 0.8 + rng.normal(0, 0.05, (n, size, size))
     return torch.from_numpy(images[:, None].astype(np.float32)), np.stack([radius, offset], axis=1)
-
-
-def test_frechet_distance_identical_sets_is_zero() -> None:
-    feats = np.random.default_rng(0).normal(size=(500, 16))
-    assert frechet_distance(feats, feats) == pytest.approx(0.0, abs=1e-8)
-
-
-def test_frechet_distance_of_shifted_gaussians_is_the_squared_shift() -> None:
-    a = np.random.default_rng(1).normal(size=(4000, 8))
-    shift = np.array([1.0, -2.0, 0.5, 0, 0, 0, 0, 3.0])
-    # identical covariances: only the means differ, so d = |shift|^2 exactly
-    assert frechet_distance(a, a + shift) == pytest.approx(float((shift**2).sum()), rel=1e-6)
-
-
-def test_frechet_distance_of_scaled_gaussians_matches_the_closed_form() -> None:
-    rng = np.random.default_rng(2)
-    a, b = rng.normal(size=(20000, 4)), 3.0 * rng.normal(size=(20000, 4))
-    # N(0, I) vs N(0, 9 I): d = tr(I + 9I - 2 * 3I) = 4 * 4 = 16
-    assert frechet_distance(a, b) == pytest.approx(16.0, rel=0.05)
-
-
-def test_frechet_distance_is_real_and_finite_with_fewer_samples_than_dimensions() -> None:
-    rng = np.random.default_rng(3)
-    d = frechet_distance(rng.normal(size=(10, 64)), rng.normal(size=(12, 64)))
-    assert np.isfinite(d) and d > 0
-
-
-def test_frechet_distance_rejects_bad_input() -> None:
-    with pytest.raises(InvalidInputError, match="dimension"):
-        frechet_distance(np.zeros((5, 3)), np.zeros((5, 4)))
-    with pytest.raises(InvalidInputError, match="non-finite"):
-        frechet_distance(np.full((5, 3), np.nan), np.zeros((5, 3)))
-
-
-def test_factor_distribution_distance_is_in_units_of_the_reference_spread() -> None:
-    rng = np.random.default_rng(4)
-    data = rng.normal(0, [1.0, 10.0], size=(5000, 2))
-    same = factor_distribution_distance(rng.normal(0, [1.0, 10.0], size=(5000, 2)), data, names=["a", "b"])
-    assert same["mean"] < 0.05
-    shifted = factor_distribution_distance(data + np.array([1.0, 10.0]), data, names=["a", "b"])
-    assert shifted["per_factor"]["a"] == pytest.approx(1.0, rel=0.02)
-    assert shifted["per_factor"]["b"] == pytest.approx(1.0, rel=0.02)
-    assert shifted["mean"] == pytest.approx(1.0, rel=0.02)
 
 
 def test_r2_scores() -> None:
@@ -112,7 +68,7 @@ def test_probe_shapes_and_load_errors(tmp_path) -> None:
 
 
 def test_train_probe_cli_on_a_phantom_dataset(tiny_data, tmp_path, capsys, monkeypatch) -> None:
-    from tests.training.conftest import run_cli
+    from tests.support.cli import run_cli
 
     code, out, err = run_cli(capsys, monkeypatch, "train", "probe", "--out", str(tmp_path / "probe"), "--data", str(tiny_data),
                              "--epochs", "1", "--width", "4", "--device", "cpu", "--no-progress")

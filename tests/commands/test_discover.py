@@ -1,4 +1,5 @@
-"""`latentct discover / evaluate / export traversals`: bad input is one line naming the value, exit 2, nothing written."""
+"""`latentct discover / evaluate / export traversals / scorecard`: bad input is one line naming the value, exit 2, nothing
+written; good input saves, measures and exports."""
 
 from __future__ import annotations
 
@@ -10,21 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from latentct.cli import main
+from tests.support.cli import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
-    """Run the real entry point in-process; main() returns normally on success and exits on errors."""
-    monkeypatch.setattr(sys, "argv", ["latentct", *argv])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture()
@@ -56,7 +45,7 @@ def test_discover_bad_input_is_one_line(
     extra: list[str], message: str, model_copy: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     before = sorted(p.name for p in (model_copy / "directions").iterdir())
-    code, _, err = run_cli(["discover", "--model", str(model_copy), *extra], capsys, monkeypatch)
+    code, _, err = run_cli(capsys, monkeypatch, "discover", "--model", str(model_copy), *extra)
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("error: ") and message in err
     assert sorted(p.name for p in (model_copy / "directions").iterdir()) == before  # nothing half-written
@@ -66,28 +55,25 @@ def test_model_folder_without_generator(
     model_copy: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (model_copy / "generator.safetensors").unlink()
-    code, _, err = run_cli(["discover", "--model", str(model_copy), "--method", "sefa"], capsys, monkeypatch)
+    code, _, err = run_cli(capsys, monkeypatch, "discover", "--model", str(model_copy), "--method", "sefa")
     assert code == 2 and err.count("\n") == 1 and "no generator (generator.safetensors is missing)" in err
-    code, _, err = run_cli(["discover", "--model", str(model_copy.parent / "nope"), "--method", "sefa"], capsys, monkeypatch)
+    code, _, err = run_cli(capsys, monkeypatch, "discover", "--model", str(model_copy.parent / "nope"), "--method", "sefa")
     assert code == 2 and err.count("\n") == 1 and "model folder not found" in err
 
 
 def test_evaluate_and_export_name_unknown_sets(
     model_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    code, _, err = run_cli(
-        ["evaluate", "--model", str(model_copy), "--set", "nope", "--probe", str(tmp_path)], capsys, monkeypatch
-    )
+    code, _, err = run_cli(capsys, monkeypatch, "evaluate", "--model", str(model_copy), "--set", "nope", "--probe", str(tmp_path))
     assert code == 2 and err.count("\n") == 1 and "has no direction set 'nope'" in err
     code, _, err = run_cli(
-        ["evaluate", "--model", str(model_copy), "--set", "random", "--probe", str(tmp_path)], capsys, monkeypatch
+        capsys, monkeypatch, "evaluate", "--model", str(model_copy), "--set", "random", "--probe", str(tmp_path)
     )
     assert code == 2 and err.count("\n") == 1 and "no phantom probe here" in err
     out = tmp_path / "out"
     code, _, err = run_cli(
-        ["export", "traversals", "--model", str(model_copy), "--set", "random", "--out", str(out), "--window", "soft"],
-        capsys,
-        monkeypatch,
+        capsys, monkeypatch,
+        "export", "traversals", "--model", str(model_copy), "--set", "random", "--out", str(out), "--window", "soft",
     )
     assert code == 2 and "window 'soft' is not allowed" in err and not out.exists()
 
@@ -95,47 +81,43 @@ def test_evaluate_and_export_name_unknown_sets(
 def test_discover_evaluate_export_succeed(
     model_copy: Path, tiny_probe_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    code, out, _ = run_cli(["discover", "--model", str(model_copy), "--method", "sefa", "--device", "cpu"], capsys, monkeypatch)
+    code, out, _ = run_cli(capsys, monkeypatch, "discover", "--model", str(model_copy), "--method", "sefa", "--device", "cpu")
     assert code == 0 and "saved direction set 'sefa' (sefa, K=8)" in out
     code, out, _ = run_cli(
-        [
-            "evaluate",
-            "--model",
-            str(model_copy),
-            "--set",
-            "sefa",
-            "--seeds",
-            "4",
-            "--steps",
-            "5",
-            "--realism-samples",
-            "32",
-            "--probe",
-            str(tiny_probe_dir),
-            "--device",
-            "cpu",
-        ],
         capsys,
         monkeypatch,
+        "evaluate",
+        "--model",
+        str(model_copy),
+        "--set",
+        "sefa",
+        "--seeds",
+        "4",
+        "--steps",
+        "5",
+        "--realism-samples",
+        "32",
+        "--probe",
+        str(tiny_probe_dir),
+        "--device",
+        "cpu",
     )
     assert code == 0 and out.startswith("sefa: ") and "random" in out and "disentanglement " in out and ", z " in out
     code, out, _ = run_cli(
-        [
-            "export",
-            "traversals",
-            "--model",
-            str(model_copy),
-            "--set",
-            "sefa",
-            "--out",
-            str(tmp_path / "x"),
-            "--seeds",
-            "2",
-            "--device",
-            "cpu",
-        ],
         capsys,
         monkeypatch,
+        "export",
+        "traversals",
+        "--model",
+        str(model_copy),
+        "--set",
+        "sefa",
+        "--out",
+        str(tmp_path / "x"),
+        "--seeds",
+        "2",
+        "--device",
+        "cpu",
     )
     assert code == 0 and "wrote 8 GIFs" in out
 
@@ -160,12 +142,12 @@ def test_scorecard_cli_prints_the_table_and_names_bad_input(
     model_copy: Path, tiny_probe_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    code, out, err = run_cli(["scorecard", "--model", str(model_copy), "--probe", str(tiny_probe_dir), "--seeds", "3",
-                              "--steps", "3", "--random-directions", "16", "--device", "cpu"], capsys, monkeypatch)
+    code, out, err = run_cli(capsys, monkeypatch, "scorecard", "--model", str(model_copy), "--probe", str(tiny_probe_dir),
+                             "--seeds", "3", "--steps", "3", "--random-directions", "16", "--device", "cpu")
     assert code == 0, err
     assert out.startswith("| set | K |") and "| random | 4 |" in out and (model_copy / "scorecard.json").is_file()
-    code, _, err = run_cli(["scorecard", "--model", str(model_copy), "--set", "nope", "--probe", str(tiny_probe_dir)],
-                           capsys, monkeypatch)
+    code, _, err = run_cli(capsys, monkeypatch, "scorecard", "--model", str(model_copy), "--set", "nope",
+                           "--probe", str(tiny_probe_dir))
     assert code == 2 and err.count("\n") == 1 and "has no direction set 'nope'" in err
-    code, _, err = run_cli(["scorecard", "--model", str(model_copy), "--probe", str(tmp_path)], capsys, monkeypatch)
+    code, _, err = run_cli(capsys, monkeypatch, "scorecard", "--model", str(model_copy), "--probe", str(tmp_path))
     assert code == 2 and err.count("\n") == 1 and "probe" in err

@@ -1,11 +1,9 @@
-"""Import of the paper's checkpoints (reference key layout), checkpoint files, and the `latentct models` commands."""
+"""Import of the paper's checkpoints (reference key layout) and the training-state checkpoint files."""
 
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -16,48 +14,18 @@ from latentct.artifacts.checkpoints import TrainingState, load_training_state, s
 from latentct.artifacts.legacy import import_legacy
 from latentct.core.errors import ArtifactError, InvalidInputError
 from latentct.nets import DCGANDiscriminator, DCGANGenerator, VAEDecoder, VAEEncoder
-from tests.factories import make_tiny_models_dir
-from tests.training.conftest import run_cli
-
-
-def reference_generator_state(net: DCGANGenerator) -> OrderedDict:
-    """Our generator's weights under the reference's key names (an nn.Sequential called `main`)."""
-    return OrderedDict((k.replace("net.", "main.", 1), v.clone()) for k, v in net.state_dict().items())
-
-
-def reference_discriminator_state(net: DCGANDiscriminator) -> OrderedDict:
-    last = len(net.features)
-    return OrderedDict(
-        (k.replace("features.", "main.", 1) if k.startswith("features.") else k.replace("head.", f"main.{last}.", 1), v.clone())
-        for k, v in net.state_dict().items()
-    )
-
-
-def reference_decoder_state(net: VAEDecoder, prefix: str = "") -> OrderedDict:
-    blocks = ["conv1", "conv12", "conv2", "conv3", "conv4", "conv5", "conv6"]
-    parts = {"conv1": "conv1", "bn1": "BN1", "conv2": "conv2", "bn2": "BN2", "skip": "conv3"}
-    state = OrderedDict()
-    for key, value in net.state_dict().items():
-        if key.startswith("out."):
-            state[prefix + "conv7." + key[4:]] = value.clone()
-        else:
-            _, index, part, tail = key.split(".", 3)
-            state[f"{prefix}{blocks[int(index)]}.{parts[part]}.{tail}"] = value.clone()
-    return state
-
-
-def _randomise(net: nn.Module) -> nn.Module:
-    with torch.no_grad():
-        for t in net.state_dict().values():
-            if t.is_floating_point():
-                t.copy_(torch.randn_like(t).abs() + 0.1)  # positive, so running_var stays valid
-    return net
+from tests.support.reference_layout import (
+    randomise,
+    reference_decoder_state,
+    reference_discriminator_state,
+    reference_generator_state,
+)
 
 
 def test_import_legacy_gan_with_both_nets(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    g = _randomise(DCGANGenerator(latent_dim=32, ngf=4, image_size=32)).eval()
-    d = _randomise(DCGANDiscriminator(ndf=6, image_size=32)).eval()
+    g = randomise(DCGANGenerator(latent_dim=32, ngf=4, image_size=32)).eval()
+    d = randomise(DCGANDiscriminator(ndf=6, image_size=32)).eval()
     checkpoint = tmp_path / "gan.pt"
     torch.save({"modelG_state_dict": reference_generator_state(g), "modelD_state_dict": reference_discriminator_state(d),
                 "epoch": 49, "fid": [123.4, 99.0]}, checkpoint)
@@ -73,11 +41,11 @@ def test_import_legacy_gan_with_both_nets(tmp_path: Path) -> None:
 
 def test_import_legacy_plain_state_dicts_gan_and_vae(tmp_path: Path) -> None:
     """The test-suite's stand-ins for the paper's files: torch.save of a plain state dict."""
-    g = _randomise(DCGANGenerator(latent_dim=100, ngf=2, image_size=16)).eval()
+    g = randomise(DCGANGenerator(latent_dim=100, ngf=2, image_size=16)).eval()
     torch.save(reference_generator_state(g), tmp_path / "netG.pt")
     manifest = import_legacy("gan", tmp_path / "netG.pt", tmp_path / "g")
     assert manifest.arch["latent_dim"] == 100 and manifest.arch["ndf"] == 2
-    dec = _randomise(VAEDecoder(latent_dim=32, base_channels=4, image_size=32)).eval()
+    dec = randomise(VAEDecoder(latent_dim=32, base_channels=4, image_size=32)).eval()
     torch.save({"state_dict": reference_decoder_state(dec)}, tmp_path / "decoder.pt")  # the reference's decoder.pt
     manifest = import_legacy("vae", tmp_path / "decoder.pt", tmp_path / "v")
     assert manifest.arch == {"latent_dim": 32, "base_channels": 4, "image_size": 32}
@@ -87,8 +55,8 @@ def test_import_legacy_plain_state_dicts_gan_and_vae(tmp_path: Path) -> None:
 
 
 def test_import_legacy_whole_vae_brings_the_encoder(tmp_path: Path) -> None:
-    dec = _randomise(VAEDecoder(latent_dim=8, base_channels=4, image_size=32)).eval()
-    enc = _randomise(VAEEncoder(latent_dim=8, base_channels=4, image_size=32)).eval()
+    dec = randomise(VAEDecoder(latent_dim=8, base_channels=4, image_size=32)).eval()
+    enc = randomise(VAEEncoder(latent_dim=8, base_channels=4, image_size=32)).eval()
     blocks = ["conv1", "conv2", "conv3", "conv4", "conv5"]
     parts = {"conv1": "conv1", "bn1": "BN1", "conv2": "conv2", "bn2": "BN2", "skip": "conv3"}
     state = reference_decoder_state(dec, "decoder.")
@@ -151,30 +119,3 @@ def test_training_state_round_trip_without_pickle(tmp_path: Path) -> None:
     (tmp_path / "checkpoint" / "state.json").write_text(json.dumps({"format_version": 99}))
     with pytest.raises(ArtifactError, match="not a LatentCT training checkpoint"):
         load_training_state(tmp_path)
-
-
-def test_models_cli_list_show_import_and_publish(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    def _cli(*args: str) -> SimpleNamespace:
-        code, out, err = run_cli(capsys, monkeypatch, *args)
-        return SimpleNamespace(returncode=code, stdout=out, stderr=err)
-
-    models = make_tiny_models_dir(tmp_path / "models")
-    g = _randomise(DCGANGenerator(latent_dim=8, ngf=2, image_size=16)).eval()
-    torch.save({"modelG_state_dict": reference_generator_state(g)}, tmp_path / "paper.pt")
-    done = _cli("models", "import-legacy", "--kind", "gan", "--checkpoint", str(tmp_path / "paper.pt"),
-                "--out", str(models / "paper-gan"))
-    assert done.returncode == 0, done.stderr
-    listed = _cli("models", "list", "--models-dir", str(models))
-    assert listed.returncode == 0 and all(name in listed.stdout for name in ("tiny-gan", "tiny-vae", "paper-gan"))
-    shown = _cli("models", "show", "paper-gan", "--models-dir", str(models))
-    assert shown.returncode == 0 and '"intended_use": "research only, not for clinical use"' in shown.stdout
-    missing = _cli("models", "show", "nope", "--models-dir", str(models))
-    assert missing.returncode == 2 and missing.stderr.strip().count("\n") == 0 and "no model 'nope'" in missing.stderr
-    again = _cli("models", "import-legacy", "--kind", "gan", "--checkpoint", str(tmp_path / "paper.pt"),
-                 "--out", str(models / "paper-gan"))
-    assert again.returncode == 2 and "already exists" in again.stderr
-    published = _cli("models", "publish", str(models / "tiny-gan"), "--models-dir", str(tmp_path / "shipped"))
-    assert published.returncode == 0, published.stderr
-    assert sorted(p.name for p in (tmp_path / "shipped" / "tiny-gan").iterdir()) == ["generator.safetensors", "model.json"]
-    assert load_model(tmp_path / "shipped" / "tiny-gan").discriminator is None
