@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw
 
 from latentct.artifacts import DirectionSet, load_direction_set
 from latentct.artifacts.directions import evaluation_paths, load_direction_set_evaluation
+from latentct.core.checks import check_range
 from latentct.core.device import resolve_device
 from latentct.core.errors import InvalidInputError, NotFoundError
 from latentct.core.fsutil import atomic_directory
@@ -39,16 +40,11 @@ class ExportConfig:
     sheet_px: int = 64  # thumbnail size in the contact sheet
 
     def check(self) -> ExportConfig:
-        if not 1 <= self.seeds <= 16:
-            raise InvalidInputError(f"seeds must be in 1..16, got {self.seeds}")
-        if not 2 <= self.steps <= 64:
-            raise InvalidInputError(f"steps must be in 2..64, got {self.steps}")
-        if not 0 < self.extent <= 30:
-            raise InvalidInputError(f"extent must be in (0, 30], got {self.extent}")
-        if not 1 <= self.fps <= 30:
-            raise InvalidInputError(f"fps must be in 1..30, got {self.fps}")
-        if not 16 <= self.sheet_px <= 512:
-            raise InvalidInputError(f"sheet_px must be in 16..512, got {self.sheet_px}")
+        check_range("seeds", self.seeds, 1, 16)
+        check_range("steps", self.steps, 2, 64)
+        check_range("extent", self.extent, 0, 30, low_open=True)
+        check_range("fps", self.fps, 1, 30)
+        check_range("sheet_px", self.sheet_px, 16, 512)
         parse_window(self.window, (-1000.0, 2000.0))
         return self
 

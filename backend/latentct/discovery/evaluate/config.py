@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+from latentct.core.checks import check_range
 from latentct.core.errors import InvalidInputError
 
 # The factors the paper reported finding (by eye); named as the phantom records them.
@@ -31,18 +32,13 @@ class EvaluationConfig:
     random_sets: int = 4
 
     def check(self) -> EvaluationConfig:
-        if not 2 <= self.seeds <= 4096:
-            raise InvalidInputError(f"seeds must be in 2..4096, got {self.seeds}")
-        if not 3 <= self.steps <= 64:
-            raise InvalidInputError(f"steps must be in 3..64, got {self.steps}")
-        if not 0 < self.extent <= 30:
-            raise InvalidInputError(f"extent must be in (0, 30], got {self.extent}")
-        if not 16 <= self.realism_samples <= 100_000:
-            raise InvalidInputError(f"realism_samples must be in 16..100000, got {self.realism_samples}")
+        check_range("seeds", self.seeds, 2, 4096)
+        check_range("steps", self.steps, 3, 64)
+        check_range("extent", self.extent, 0, 30, low_open=True)
+        check_range("realism_samples", self.realism_samples, 16, 100_000)
         if self.batch_size < 1:
             raise InvalidInputError(f"batch_size must be >= 1, got {self.batch_size}")
-        if not 2 <= self.random_sets <= 64:
-            raise InvalidInputError(f"random_sets must be in 2..64 (a distribution needs two), got {self.random_sets}")
+        check_range("random_sets", self.random_sets, 2, 64, note=" (a distribution needs two)")
         return self
 
     def shifts(self) -> torch.Tensor:

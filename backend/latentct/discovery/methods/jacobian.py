@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from latentct.core.checks import check_range
 from latentct.core.errors import InvalidInputError
 from latentct.discovery.closed_form import ClosedFormResult
 
@@ -28,10 +29,8 @@ class JacobianConfig:
     seed: int = 0
 
     def check(self) -> JacobianConfig:
-        if not 1 <= self.samples <= 100_000:
-            raise InvalidInputError(f"jacobian samples must be in 1..100000, got {self.samples}")
-        if not 1 <= self.batch_size <= 1024:
-            raise InvalidInputError(f"jacobian batch size must be in 1..1024, got {self.batch_size}")
+        check_range("jacobian samples", self.samples, 1, 100_000)
+        check_range("jacobian batch size", self.batch_size, 1, 1024)
         return self
 
 

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from latentct.core.checks import check_range
 from latentct.core.errors import InvalidInputError
 from latentct.discovery.closed_form import ClosedFormResult
 
@@ -29,8 +30,7 @@ class SupervisedConfig:
     seed: int = 0
 
     def check(self) -> SupervisedConfig:
-        if not 64 <= self.samples <= 1_000_000:
-            raise InvalidInputError(f"supervised samples must be in 64..1000000, got {self.samples}")
+        check_range("supervised samples", self.samples, 64, 1_000_000)
         if self.batch_size < 1:
             raise InvalidInputError(f"batch size must be >= 1, got {self.batch_size}")
         return self
