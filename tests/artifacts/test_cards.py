@@ -1,4 +1,5 @@
-"""Typed cards: one read/validate idiom, unknown fields kept, one merge-update, shipped cards round-trip unchanged."""
+"""Typed cards (model, direction set, evaluation, scorecard): one read/validate idiom, unknown fields kept, one
+merge-update, shipped cards round-trip unchanged."""
 
 from __future__ import annotations
 
@@ -18,11 +19,12 @@ from latentct.artifacts import (
     update_direction_set_meta,
     update_manifest,
 )
-from latentct.artifacts.cards import SetEvaluation, merged
+from latentct.artifacts.cards import Scorecard, SetEvaluation, merged
 from latentct.artifacts.directions import (
     evaluation_paths,
     list_direction_sets,
     load_direction_set_evaluation,
+    load_scorecard,
     save_direction_set_evaluation,
 )
 from latentct.core.errors import ArtifactError, InvalidInputError
@@ -51,6 +53,51 @@ def test_shipped_cards_round_trip_byte_for_byte(folder: Path) -> None:
         raw_set = json.loads(path.read_text())
         again = DirectionSetCard.from_json(raw_set, path).to_json()
         assert again == raw_set and list(again) == list(raw_set)
+    if (folder / "scorecard.json").is_file():
+        raw_card = json.loads((folder / "scorecard.json").read_text())
+        card = load_scorecard(folder)
+        assert card.to_json() == raw_card and list(card.to_json()) == list(raw_card)
+        for set_id, row in raw_card["sets"].items():
+            assert list(card.sets[set_id].to_json()) == list(row)
+
+
+def _scorecard_json(**sets: dict[str, object]) -> dict[str, object]:
+    return {"model_id": "m", "generator_checksum": "g" * 64, "factor_names": ["z_position", "rotation_deg"],
+            "paper_factors": ["z_position", "rotation_deg"], "reference": None, "sets": sets}
+
+
+def _row(checksum: str | None, **cells: tuple[int, bool]) -> dict[str, object]:
+    per_factor = {name: {"direction": k, "effect_sd": 1.2, "share": 0.6, "sign_agreement": 1.0, "chance": 0.01,
+                         "found": found} for name, (k, found) in cells.items()}
+    return {"count": 4, "per_factor": per_factor, "method": "sefa", **({"checksum": checksum} if checksum else {})}
+
+
+def test_a_scorecard_reads_its_cells_and_its_set_versions(tmp_path: Path) -> None:
+    raw = _scorecard_json(sefa=_row("c" * 64, z_position=(2, True), rotation_deg=(2, True)),
+                          old=_row(None, z_position=(1, False), rotation_deg=(3, True)))
+    card = Scorecard.from_json(raw, tmp_path / "scorecard.json")
+    assert card.best_direction("sefa", "z_position") == 2 and card.best_direction("old", "z_position") == 1
+    assert card.best_direction("sefa", "breast_size") is None and card.best_direction("other", "z_position") is None
+    assert card.sets["sefa"].found_by_direction() == {2: {"z_position", "rotation_deg"}}
+    assert card.sets["old"].found_by_direction() == {3: {"rotation_deg"}}  # only found factors, never best-but-not-found
+    assert card.sets["sefa"].is_of("c" * 64) and not card.sets["sefa"].is_of("d" * 64)
+    assert card.sets["old"].is_of("d" * 64)  # written before the checksum was recorded: taken as current
+    assert card.to_json()["intended_use"] == "research only, not for clinical use"
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (lambda raw: raw.pop("sets"), r"missing field 'sets'"),
+    (lambda raw: raw["sets"]["a"]["per_factor"].update(z_position=[2]), r"field 'sets\.a\.per_factor\.z_position' must be dict"),
+    (lambda raw: raw["sets"]["a"]["per_factor"]["z_position"].update(found="yes"), r"field 'found' must be bool, got str"),
+    (lambda raw: raw["sets"]["a"]["per_factor"]["z_position"].update(share=True), r"field 'share' must be int or float"),
+    (lambda raw: raw.update(reference="b"), r"field 'reference' names set 'b', which is not among \['a'\]"),
+])
+def test_a_broken_scorecard_names_the_file_and_field(tmp_path: Path, change, expected: str) -> None:  # type: ignore[no-untyped-def]
+    raw = _scorecard_json(a=_row("c" * 64, z_position=(2, True)))
+    change(raw)
+    (tmp_path / "scorecard.json").write_text(json.dumps(raw))
+    with pytest.raises(ArtifactError, match=r"scorecard\.json: " + expected):
+        load_scorecard(tmp_path)
 
 
 def test_unknown_fields_survive_a_merge_update(model_dir: Path) -> None:

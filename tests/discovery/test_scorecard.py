@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from latentct.artifacts.directions import load_scorecard
 from latentct.core.errors import InvalidInputError
 from latentct.discovery.discover import DiscoveryRequest, discover
 from latentct.discovery.scorecard import (
@@ -84,20 +85,23 @@ def test_scorecard_of_a_tiny_model_with_its_supervised_reference(tiny_models: Pa
     config = ScorecardConfig(seeds=4, steps=5, random_directions=64, precision="fp32")
     card = build_scorecard(model_dir, ["supervised", "jacobian", "random"], config, probe_dir=tiny_probe_dir, device="cpu",
                            progress=False)
-    assert card["reference"] == "supervised"
-    assert card["paper_factors"] == ["brightness", "centre_of_mass_y"]  # no phantom factors: every probe factor
-    reference = card["sets"]["supervised"]
+    assert card == load_scorecard(model_dir)
+    card_json = card.to_json()
+    assert card.reference == "supervised"
+    assert card.paper_factors == ["brightness", "centre_of_mass_y"]  # no phantom factors: every probe factor
+    reference = card_json["sets"]["supervised"]
     assert reference["normalised"]["paper_score"] == pytest.approx(1.0)
     # the supervised direction for brightness moves brightness, and more than any random direction
     assert reference["per_factor"]["brightness"]["direction"] == 0
     assert reference["per_factor"]["brightness"]["share"] > 0.5
     for set_id in ("jacobian", "random"):
-        assert card["sets"][set_id]["count"] == (8 if set_id == "jacobian" else 4)
-        assert set(card["sets"][set_id]["random"]) == {"disentanglement", "completeness", "paper_score", "found"}
+        assert card.sets[set_id].count == (8 if set_id == "jacobian" else 4)
+        assert set(card_json["sets"][set_id]["random"]) == {"disentanglement", "completeness", "paper_score", "found"}
     saved = json.loads((model_dir / "scorecard.json").read_text())
+    assert saved == card_json
     assert saved["intended_use"] == "research only, not for clinical use"
     assert (model_dir / "scorecard.png").read_bytes().startswith(b"\x89PNG")
     table = (model_dir / "scorecard.md").read_text()
-    assert table == markdown_table(card) and "supervised (reference)" in table
+    assert table == markdown_table(card_json) and "supervised (reference)" in table
     with pytest.raises(InvalidInputError, match="the scorecard needs at least one direction set"):
         build_scorecard(model_dir, [], config, probe_dir=tiny_probe_dir, device="cpu", progress=False)

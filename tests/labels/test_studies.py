@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import pytest
 
+from latentct.artifacts.cards import Scorecard
 from latentct.artifacts.catalog import SetIdentity
 from latentct.core.errors import InvalidInputError, NotFoundError
 from latentct.labels.errors import ConflictError, PermissionDeniedError
@@ -109,20 +111,28 @@ def test_errors_while_labelling_hide_the_set(store: LabelStore) -> None:
     assert not any(set_id in str(changed.value) for set_id in SET_IDS)
 
 
-SCORECARD = {
+CELL = {"effect_sd": 1.5, "share": 0.7, "sign_agreement": 1.0, "chance": 0.01}
+SCORECARD_JSON = {
+    "model_id": MODEL,
+    "generator_checksum": MODEL_SUM,
+    "factor_names": ["rotation_deg", "breast_size", "noise_hu", "x_offset"],
+    "paper_factors": ["rotation_deg", "breast_size"],
     "sets": {
         "hiddenalpha": {
             "method": "sefa",
             "checksum": "1" * 64,
+            "count": 2,
             "per_factor": {
-                "rotation_deg": {"direction": 0, "found": True},
-                "breast_size": {"direction": 0, "found": False},
-                "noise_hu": {"direction": 1, "found": True},
+                "rotation_deg": {"direction": 0, "found": True, **CELL},
+                "breast_size": {"direction": 0, "found": False, **CELL},
+                "noise_hu": {"direction": 1, "found": True, **CELL},
             },
         },
-        "hiddenbravo": {"method": "random", "checksum": "stale", "per_factor": {"x_offset": {"direction": 0, "found": True}}},
-    }
+        "hiddenbravo": {"method": "random", "checksum": "stale", "count": 2,
+                        "per_factor": {"x_offset": {"direction": 0, "found": True, **CELL}}},
+    },
 }
+SCORECARD = Scorecard.from_json(SCORECARD_JSON, Path("scorecard.json"))
 
 
 def _label_direction(

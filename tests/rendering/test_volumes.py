@@ -12,6 +12,7 @@ import pydicom
 import pytest
 
 from latentct.artifacts import load_direction_set, load_model
+from latentct.artifacts.cards import Scorecard
 from latentct.artifacts.probe import Probe, load_probe
 from latentct.core.errors import InvalidInputError
 from latentct.core.hu import unit_to_hu
@@ -85,7 +86,10 @@ def test_measurements_have_the_three_stacks(straight: Volume, model: VolumeModel
 
 
 def test_the_direction_comes_from_consensus_then_scorecard_else_a_clear_error() -> None:
-    scorecard = {"sets": {"random": {"per_factor": {"z_position": {"direction": 3}}}}}
+    cell = {"direction": 3, "effect_sd": 0.4, "share": 0.2, "sign_agreement": 0.5, "chance": 1.0, "found": False}
+    scorecard = Scorecard.from_json({"model_id": "m", "generator_checksum": "g", "factor_names": ["z_position"],
+                                     "paper_factors": ["z_position"], "sets": {"random": {"count": 4, "per_factor": {
+                                         "z_position": cell}}}}, Path("scorecard.json"))
     assert slice_direction("random", 4, None, {1: "slice_level", 2: "rotation"}, scorecard) == (1, "consensus")
     assert slice_direction("random", 4, None, {2: "rotation"}, scorecard) == (3, "scorecard")
     with pytest.raises(InvalidInputError, match=r"set 'random' has no slice-level direction.*no scorecard"):

@@ -1,4 +1,5 @@
-"""Typed cards: the json files beside weights (`model.json`, a direction set's json, `<set>.eval.json`) as dataclasses.
+"""Typed cards: the json files beside weights (`model.json`, a direction set's json, `<set>.eval.json`,
+`scorecard.json`) as dataclasses.
 
 One idiom for all three: `Card.from_json(raw, path)` checks the fields it knows (a broken file is an ArtifactError
 naming the file and the field) and keeps every field it does not know in `extra`, so that an older or newer writer's
@@ -207,11 +208,123 @@ class SetEvaluation:
         return {**{key: getattr(self, key) for key in self.HEADER}, **self.body}
 
 
-class _Card(Protocol):
-    PROTECTED: ClassVar[frozenset[str]]
-    WHAT: ClassVar[str]
-    REMEDY: ClassVar[str]
+@dataclass(frozen=True)
+class FactorScore:
+    """One cell of the scorecard: a set's best direction for one factor and whether it *found* that factor."""
 
+    direction: int
+    effect_sd: float
+    share: float
+    sign_agreement: float
+    chance: float
+    found: bool
+
+    @classmethod
+    def from_json(cls, raw: Any, path: Path, where: str) -> FactorScore:
+        if not isinstance(raw, dict):
+            raise ArtifactError(f"{path}: field {where!r} must be dict, got {type(raw).__name__}")
+        number = (int, float)
+        return cls(direction=_field(raw, "direction", path, int), found=_field(raw, "found", path, bool),
+                   **{k: float(_field(raw, k, path, number)) for k in ("effect_sd", "share", "sign_agreement", "chance")})
+
+    def to_json(self) -> JsonDict:
+        return _known(self)
+
+
+@dataclass(frozen=True)
+class SetScore:
+    """One set's row of the scorecard: per factor its best direction, which factors it found, DCI and baselines."""
+
+    count: int
+    per_factor: dict[str, FactorScore]
+    method: str | None = None
+    checksum: str | None = None  # the set version scored (None in scorecards written before it was recorded)
+    extra: JsonDict = field(default_factory=dict)  # paper_found, found, DCI, random, normalised: as scorecard.py wrote
+
+    @classmethod
+    def from_json(cls, raw: Any, path: Path, set_id: str) -> SetScore:
+        if not isinstance(raw, dict):
+            raise ArtifactError(f"{path}: field 'sets.{set_id}' must be dict, got {type(raw).__name__}")
+        cells = _field(raw, "per_factor", path, dict)
+        per_factor = {name: FactorScore.from_json(cell, path, f"sets.{set_id}.per_factor.{name}")
+                      for name, cell in cells.items()}
+        return cls(count=_field(raw, "count", path, int), per_factor=per_factor,
+                   method=_field(raw, "method", path, str, None), checksum=_field(raw, "checksum", path, (str, type(None)), None),
+                   extra=_extras(raw, cls))
+
+    def is_of(self, set_checksum: str) -> bool:
+        """Whether this row scored the set version with this checksum (rows without a checksum are taken as current)."""
+        return self.checksum in (None, set_checksum)
+
+    def found_by_direction(self) -> dict[int, set[str]]:
+        """Direction index -> the factors the scorecard *found* for it (every factor has a best direction; these passed)."""
+        found: dict[int, set[str]] = {}
+        for name, cell in self.per_factor.items():
+            if cell.found:
+                found.setdefault(cell.direction, set()).add(name)
+        return found
+
+    def to_json(self) -> JsonDict:
+        out: JsonDict = {"count": self.count, "per_factor": {k: v.to_json() for k, v in self.per_factor.items()}}
+        out.update(self.extra)
+        if self.method is not None:
+            out["method"] = self.method
+        if self.checksum is not None:
+            out["checksum"] = self.checksum
+        return out
+
+
+@dataclass(frozen=True)
+class Scorecard:
+    """`scorecard.json`: every scored set of one model against one random pool (discovery/scorecard.py writes it).
+
+    The parts code reads are typed (which model and generator, the factors, the reference, each set's cells); the
+    run's settings and baselines (`config`, `natural_sd`, `rule`, `pool`, ...) are kept in `extra` as written.
+    """
+
+    model_id: str
+    generator_checksum: str
+    factor_names: list[str]
+    paper_factors: list[str]
+    sets: dict[str, SetScore]
+    reference: str | None = None
+    intended_use: str = INTENDED_USE
+    extra: JsonDict = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, raw: JsonDict, path: Path) -> Scorecard:
+        sets = {set_id: SetScore.from_json(row, path, set_id) for set_id, row in _field(raw, "sets", path, dict).items()}
+        reference = _field(raw, "reference", path, (str, type(None)), None)
+        if reference is not None and reference not in sets:
+            raise ArtifactError(f"{path}: field 'reference' names set {reference!r}, which is not among {sorted(sets)}")
+        return cls(
+            model_id=_field(raw, "model_id", path, str), generator_checksum=_field(raw, "generator_checksum", path, str),
+            factor_names=_field(raw, "factor_names", path, list), paper_factors=_field(raw, "paper_factors", path, list),
+            sets=sets, reference=reference, intended_use=_field(raw, "intended_use", path, str, INTENDED_USE),
+            extra=_extras(raw, cls),
+        )
+
+    def best_direction(self, set_id: str, factor: str) -> int | None:
+        """The set's best direction for `factor` (found or not); None when the scorecard has no such cell."""
+        row = self.sets.get(set_id)
+        cell = row.per_factor.get(factor) if row is not None else None
+        return None if cell is None else cell.direction
+
+    def to_json(self) -> JsonDict:
+        """The file's fields in the order discovery/scorecard.py writes them (shipped scorecards round-trip)."""
+        settings = ("config",)
+        middle = ("natural_sd", "probe_checksum", "rule", "pool")
+        out: JsonDict = {"model_id": self.model_id, "generator_checksum": self.generator_checksum}
+        out.update({k: self.extra[k] for k in settings if k in self.extra})
+        out.update(factor_names=self.factor_names, paper_factors=self.paper_factors)
+        out.update({k: self.extra[k] for k in middle if k in self.extra})
+        out.update(reference=self.reference, sets={k: v.to_json() for k, v in self.sets.items()})
+        out.update({k: v for k, v in self.extra.items() if k not in settings + middle})
+        out["intended_use"] = self.intended_use
+        return out
+
+
+class _Card(Protocol):
     def to_json(self) -> JsonDict: ...
 
 
@@ -244,4 +357,7 @@ def update_card(path: Path, card_type: type[CardT], updates: JsonDict) -> CardT:
     return card
 
 
-__all__ = ["DirectionSetCard", "ModelCard", "SetEvaluation", "merged", "read_card", "update_card", "write_card"]
+__all__ = [
+    "DirectionSetCard", "FactorScore", "ModelCard", "Scorecard", "SetEvaluation", "SetScore", "merged", "read_card",
+    "update_card", "write_card",
+]

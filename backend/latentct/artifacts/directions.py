@@ -11,7 +11,15 @@ import torch
 
 from latentct import INTENDED_USE
 from latentct.artifacts._io import read_json, read_tensors, write_json, write_tensors
-from latentct.artifacts.cards import DirectionSetCard, ModelCard, SetEvaluation, read_card, update_card, write_card
+from latentct.artifacts.cards import (
+    DirectionSetCard,
+    ModelCard,
+    Scorecard,
+    SetEvaluation,
+    read_card,
+    update_card,
+    write_card,
+)
 from latentct.artifacts.models import load_model_card, validate_id
 from latentct.core.errors import ArtifactError, InvalidInputError, NotFoundError
 
@@ -182,7 +190,7 @@ def load_direction_set_evaluation(model_dir: Path | str, set_id: str) -> SetEval
 SCORECARD_FILES = ("scorecard.json", "scorecard.md", "scorecard.png")
 
 
-def save_scorecard(model_dir: Path | str, scorecard: dict[str, Any], markdown: str, png: bytes) -> Path:
+def save_scorecard(model_dir: Path | str, scorecard: Scorecard, markdown: str, png: bytes) -> Path:
     from latentct.core.fsutil import atomic_write_bytes, atomic_write_text
 
     model_dir = Path(model_dir)
@@ -191,12 +199,13 @@ def save_scorecard(model_dir: Path | str, scorecard: dict[str, Any], markdown: s
     json_name, md_name, png_name = SCORECARD_FILES
     atomic_write_bytes(model_dir / png_name, png)
     atomic_write_text(model_dir / md_name, markdown)
-    write_json(model_dir / json_name, {**scorecard, "intended_use": INTENDED_USE})
+    write_card(model_dir / json_name, scorecard)
     return model_dir / json_name
 
 
-def load_scorecard(model_dir: Path | str) -> dict[str, Any]:
+def load_scorecard(model_dir: Path | str) -> Scorecard:
+    """The model's scorecard; NotFoundError without one, ArtifactError (naming the field) for a broken one."""
     path = Path(model_dir) / SCORECARD_FILES[0]
     if not path.is_file():
         raise NotFoundError(f"model {Path(model_dir).name!r} has no scorecard (run `latentct scorecard`)")
-    return read_json(path)
+    return Scorecard.from_json(read_json(path), path)

@@ -172,7 +172,7 @@ def scorecard_command(
     chosen = set_ids or list_direction_sets(model)
     config = ScorecardConfig(seeds=seeds, extent=extent, steps=steps, random_directions=random_directions)
     card = build_scorecard(model, chosen, config, probe_dir=probe, device=device)
-    typer.echo(markdown_table(card), nl=False)
+    typer.echo(markdown_table(card.to_json()), nl=False)
 
 
 def _z(value: float | None) -> str:

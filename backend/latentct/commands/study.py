@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from latentct.commands.labels import DatabaseUrlOption, _open_store
+
+if TYPE_CHECKING:
+    from latentct.artifacts.cards import Scorecard
 
 study_app = typer.Typer(help="Blinded reader studies: several direction sets, shown to annotators unnamed.",
                         no_args_is_help=True)
@@ -101,7 +104,7 @@ def study_results_command(
     finally:
         store.close()
     try:
-        scorecard: dict[str, Any] | None = load_scorecard(models_dir / detail.model_id)
+        scorecard: Scorecard | None = load_scorecard(models_dir / detail.model_id)
     except NotFoundError:
         scorecard = None
         print(f"note: {detail.model_id} has no scorecard in {models_dir}; the match column stays empty", file=sys.stderr)

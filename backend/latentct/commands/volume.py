@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from latentct.core.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from latentct.artifacts.cards import Scorecard
 
 
 def _consensus_terms(labels: Path | None, model_id: str, set_id: str) -> dict[int, str | None] | None:
@@ -18,7 +21,7 @@ def _consensus_terms(labels: Path | None, model_id: str, set_id: str) -> dict[in
     return {k: v.get("term") for k, v in label_consensus(labels, model_id, set_id).items()}
 
 
-def _scorecard(model_dir: Path) -> dict[str, Any] | None:
+def _scorecard(model_dir: Path) -> Scorecard | None:
     from latentct.artifacts.directions import load_scorecard
     from latentct.core.errors import NotFoundError
 

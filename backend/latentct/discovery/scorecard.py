@@ -35,9 +35,12 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from latentct import INTENDED_USE
 from latentct.artifacts import load_direction_set
-from latentct.artifacts.directions import save_scorecard
+from latentct.artifacts.cards import Scorecard
+from latentct.artifacts.directions import SCORECARD_FILES, save_scorecard
 from latentct.artifacts.probe import load_probe
+from latentct.core.checks import check_range
 from latentct.core.device import resolve_device
 from latentct.core.errors import InvalidInputError
 from latentct.core.hardware import cpu_has_native_bf16
@@ -66,14 +69,10 @@ class ScorecardConfig:
     precision: str = "auto"
 
     def check(self) -> ScorecardConfig:
-        if not 2 <= self.seeds <= 1024:
-            raise InvalidInputError(f"seeds must be in 2..1024, got {self.seeds}")
-        if not 3 <= self.steps <= 64:
-            raise InvalidInputError(f"steps must be in 3..64, got {self.steps}")
-        if not 0 < self.extent <= 30:
-            raise InvalidInputError(f"extent must be in (0, 30], got {self.extent}")
-        if not 16 <= self.random_directions <= 100_000:
-            raise InvalidInputError(f"random directions must be in 16..100000, got {self.random_directions}")
+        check_range("seeds", self.seeds, 2, 1024)
+        check_range("steps", self.steps, 3, 64)
+        check_range("extent", self.extent, 0, 30, low_open=True)
+        check_range("random directions", self.random_directions, 16, 100_000)
         if self.batch_size < 1:
             raise InvalidInputError(f"batch size must be >= 1, got {self.batch_size}")
         if self.precision not in ("auto", "fp32", "bf16"):
@@ -305,7 +304,7 @@ def random_pool(latent_dim: int, size: int) -> torch.Tensor:
 
 def build_scorecard(model_dir: Path | str, set_ids: list[str], config: ScorecardConfig | None = None,
                     probe_dir: Path | str | None = None, device: str = "auto", progress: bool = True,
-                    probe: Any = None) -> dict[str, Any]:
+                    probe: Any = None) -> Scorecard:
     """Score `set_ids` of one model against one random pool (same seeds); writes the model's scorecard files."""
     config = (config or ScorecardConfig()).check()
     if not set_ids:
@@ -339,7 +338,7 @@ def build_scorecard(model_dir: Path | str, set_ids: list[str], config: Scorecard
     for set_id, s in sets.items():
         scored[set_id]["method"] = s.method
         scored[set_id]["checksum"] = s.checksum
-    card = {
+    raw = {
         "model_id": model.id, "generator_checksum": model.generator_checksum, "config": asdict(config),
         "factor_names": factor_names, "paper_factors": paper,
         "natural_sd": dict(zip(factor_names, natural_sd.round(5).tolist(), strict=True)),
@@ -351,5 +350,6 @@ def build_scorecard(model_dir: Path | str, set_ids: list[str], config: Scorecard
                                 for n in paper}},
         "reference": reference, "sets": scored, "seconds": round(time.perf_counter() - started, 1),
     }
-    save_scorecard(model.path, card, markdown_table(card), scorecard_png(card))
+    card = Scorecard.from_json({**raw, "intended_use": INTENDED_USE}, model.path / SCORECARD_FILES[0])
+    save_scorecard(model.path, card, markdown_table(raw), scorecard_png(raw))
     return card

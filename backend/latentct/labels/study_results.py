@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from latentct.artifacts.cards import Scorecard
 from latentct.core.fsutil import atomic_write_bytes, atomic_write_text
 from latentct.labels.agreement import fleiss_kappa, krippendorff_alpha_nominal
 from latentct.labels.studies import LabelAnswer, StudyDetail, StudyItem
@@ -52,20 +53,17 @@ class MethodResult:
     scorecard_match_share: float | None
 
 
-def measured_terms(scorecard: Mapping[str, Any] | None, set_id: str, set_checksum: str) -> dict[int, set[str]]:
+def measured_terms(scorecard: Scorecard | None, set_id: str, set_checksum: str) -> dict[int, set[str]]:
     """Direction index -> vocabulary terms of the factors the scorecard *found* for it (empty without a scorecard).
 
     Only found factors count (effect, share, sign agreement and chance all passed): every factor has some best
     direction, even in a random set, and matching against those would reward chance.
     """
-    entry = (scorecard or {}).get("sets", {}).get(set_id)
-    if not isinstance(entry, dict) or entry.get("checksum") not in (None, set_checksum):
+    row = scorecard.sets.get(set_id) if scorecard is not None else None
+    if row is None or not row.is_of(set_checksum):
         return {}  # no scorecard, or one of an older version of the set
-    terms: defaultdict[int, set[str]] = defaultdict(set)
-    for factor, cell in (entry.get("per_factor") or {}).items():
-        if isinstance(cell, dict) and cell.get("found") and factor in FACTOR_TERMS:
-            terms[int(cell["direction"])].add(FACTOR_TERMS[factor])
-    return dict(terms)
+    found = {k: {FACTOR_TERMS[f] for f in factors if f in FACTOR_TERMS} for k, factors in row.found_by_direction().items()}
+    return {k: terms for k, terms in found.items() if terms}
 
 
 def method_result(
@@ -105,13 +103,13 @@ def study_results(
     detail: StudyDetail,
     items: Sequence[StudyItem],
     answers: Sequence[LabelAnswer],
-    scorecard: Mapping[str, Any] | None,
+    scorecard: Scorecard | None,
 ) -> list[MethodResult]:
     """One row per set of the study, in set id order."""
     rows = []
     for study_set in detail.sets:
-        entry = (scorecard or {}).get("sets", {}).get(study_set.set_id)
-        method = str(entry.get("method", study_set.set_id)) if isinstance(entry, dict) else study_set.set_id
+        row = scorecard.sets.get(study_set.set_id) if scorecard is not None else None
+        method = (row.method if row is not None else None) or study_set.set_id
         rows.append(
             method_result(
                 study_set.set_id,

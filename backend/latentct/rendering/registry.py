@@ -19,7 +19,7 @@ from torch import nn
 
 from latentct import INTENDED_USE
 from latentct.artifacts import list_direction_sets, list_model_dirs, load_direction_set, load_model, validate_id
-from latentct.artifacts.cards import ModelCard
+from latentct.artifacts.cards import ModelCard, Scorecard
 from latentct.artifacts.catalog import SetIdentity
 from latentct.artifacts.directions import load_scorecard
 from latentct.core.errors import ArtifactError, NotFoundError
@@ -86,7 +86,7 @@ class ServedModel:
     sets: dict[str, ServedDirectionSet] = field(default_factory=dict)
     broken_sets: dict[str, str] = field(default_factory=dict)
     intended_use: str = INTENDED_USE
-    scorecard: dict[str, Any] | None = None  # models/<id>/scorecard.json when `latentct scorecard` has written one
+    scorecard: Scorecard | None = None  # models/<id>/scorecard.json when `latentct scorecard` has written one
     data: dict[str, Any] = field(default_factory=dict)  # the card's `data` section: where the training slices came from
 
     @property
@@ -224,7 +224,7 @@ def load_served_model(model_dir: Path, device: torch.device, half_precision: str
     return served
 
 
-def _scorecard_of(model_dir: Path) -> dict[str, Any] | None:
+def _scorecard_of(model_dir: Path) -> Scorecard | None:
     """The model's scorecard, or None when there is none or it is unreadable (the model is served either way)."""
     try:
         return load_scorecard(model_dir)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from latentct.artifacts.cards import Scorecard
 from latentct.artifacts.models import LoadedModel
 from latentct.artifacts.probe import Probe
 from latentct.core.errors import InvalidInputError
@@ -125,7 +126,7 @@ def slice_direction(
     count: int,
     direction: int | None,
     consensus: Mapping[int, str | None] | None = None,
-    scorecard: Mapping[str, Any] | None = None,
+    scorecard: Scorecard | None = None,
 ) -> tuple[int, str]:
     """The direction index to walk and where it came from: given, the annotators' consensus, else the scorecard."""
     if direction is not None:
@@ -135,9 +136,9 @@ def slice_direction(
     agreed = sorted(k for k, term in (consensus or {}).items() if term == LEVEL_TERM and 0 <= k < count)
     if agreed:
         return agreed[0], "consensus"
-    entry = ((scorecard or {}).get("sets", {}).get(set_id) or {}).get("per_factor", {}).get(LEVEL_FACTOR)
-    if isinstance(entry, dict) and isinstance(entry.get("direction"), int) and 0 <= entry["direction"] < count:
-        return int(entry["direction"]), "scorecard"
+    best = scorecard.best_direction(set_id, LEVEL_FACTOR) if scorecard is not None else None
+    if best is not None and 0 <= best < count:
+        return best, "scorecard"
     missing = "no scorecard" if scorecard is None else f"the scorecard has no {LEVEL_FACTOR} entry for set {set_id!r}"
     raise InvalidInputError(
         f"set {set_id!r} has no slice-level direction: no annotators' consensus {LEVEL_TERM!r} and {missing}; "
@@ -299,7 +300,7 @@ class VolumeRequest:
     slices: int = DEFAULT_SLICES
     path: str = "straight"
     consensus: Mapping[int, str | None] | None = None  # direction -> the annotators' consensus term
-    scorecard: Mapping[str, Any] | None = None
+    scorecard: Scorecard | None = None
     note: str | None = None  # where a given latent came from (e.g. an encoded slice), first of the volume's notes
 
 

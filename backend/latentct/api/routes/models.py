@@ -157,4 +157,4 @@ async def get_direction_vectors(
 async def get_scorecard(model: ModelDep) -> dict[str, Any]:
     if model.scorecard is None:
         raise NotFoundError(f"model {model.id!r} has no scorecard (run `latentct scorecard --model ...`)")
-    return model.scorecard
+    return model.scorecard.to_json()

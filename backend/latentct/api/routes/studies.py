@@ -8,7 +8,7 @@ hidden. Statuses come from api/errors.py.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import APIRouter, Path, Query, Response, status
@@ -41,6 +41,7 @@ from latentct.api.schemas import (
     StudyResultsOut,
     StudySetOut,
 )
+from latentct.artifacts.cards import Scorecard
 from latentct.core.errors import LatentCTError
 from latentct.core.latents import MAX_SEED
 from latentct.labels.studies import LabelFields, StudyDetail, StudyStore, hide_sets
@@ -231,7 +232,7 @@ def get_results(
     return Response(results_figure(detail.name, rows), media_type="image/png", headers=headers)
 
 
-def _scorecard(registry: RegistryDep, detail: StudyDetail) -> dict[str, Any] | None:
+def _scorecard(registry: RegistryDep, detail: StudyDetail) -> Scorecard | None:
     """The served model's scorecard; None when the model is not served (results then lack the match column)."""
     get_scorecard = getattr(registry, "get", None)
     try:
