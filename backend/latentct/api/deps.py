@@ -1,5 +1,5 @@
-"""Dependencies: what the lifespan put in app.state, the served model of a path, the common image parameters, and the
-annotator behind a label request's bearer token.
+"""Dependencies: what the lifespan put in app.state, the served model of a path, the image, traversal and volume
+parameters, and the annotator behind a label request's bearer token.
 
 Every dependency is `async def` although none awaits: FastAPI runs plain `def` dependencies in its thread pool, a
 thread hop per dependency per request for what is a dictionary lookup.
@@ -8,8 +8,10 @@ thread hop per dependency per request for what is a dictionary lookup.
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
+import torch
 from fastapi import Depends, Header, Path, Query
 from fastapi.requests import HTTPConnection
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -17,6 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from latentct.api.caching import ResponseCache
 from latentct.artifacts.catalog import DirectionCatalog
 from latentct.core.config import Settings
+from latentct.core.errors import InvalidInputError
 from latentct.core.latents import MAX_SEED
 from latentct.labels.errors import AuthenticationError, LabelStoreUnavailableError, PermissionDeniedError
 from latentct.labels.store import Annotator, LabelStore
@@ -28,6 +31,7 @@ from latentct.rendering.errors import NotReadyError
 from latentct.rendering.latents import MAX_SHIFT
 from latentct.rendering.query import ImageQuery, TraversalQuery, query_from_params, traversal_query
 from latentct.rendering.registry import ModelRegistry, ServedDirectionSet, ServedModel
+from latentct.rendering.volumes import DEFAULT_SLICES, MAX_SLICES, MIN_SLICES
 from latentct.rendering.windows import WINDOW_HELP
 
 
@@ -130,6 +134,40 @@ async def get_heavy_slots(connection: HTTPConnection) -> asyncio.Semaphore:
 
 
 HeavySlotsDep = Annotated[asyncio.Semaphore, Depends(get_heavy_slots)]
+
+
+@dataclass(frozen=True)
+class VolumeParams:
+    set_id: str
+    direction: int | None
+    seed: int
+    slices: int
+    path: str
+    reference: str | None = None  # "phantom": a real phantom patient at the volume's levels instead of the volume
+    patient: int | None = None
+    latent: torch.Tensor | None = None  # POST: the base latent (an encoded slice) in place of the seed's
+    note: str | None = None  # POST: where that latent came from, for the volume's notes
+
+
+async def volume_params(
+    set_id: Annotated[str, Query(alias="set", min_length=1, max_length=64, description="direction set id")],
+    direction: Annotated[
+        int | None, Query(ge=0, le=999_999, description="direction index; default: consensus slice_level, else scorecard")
+    ] = None,
+    seed: Annotated[int, Query(ge=0, le=MAX_SEED, description=f"0..{MAX_SEED}: the base latent")] = 0,
+    slices: Annotated[int, Query(ge=MIN_SLICES, le=MAX_SLICES, description=f"{MIN_SLICES}..{MAX_SLICES}")] = DEFAULT_SLICES,
+    path: Annotated[Literal["straight", "locked"], Query(description="straight, or locked (other factors held)")] = "straight",
+    reference: Annotated[
+        Literal["phantom"] | None, Query(description="phantom: a real phantom training patient at the volume's levels")
+    ] = None,
+    patient: Annotated[int | None, Query(ge=0, le=999_999, description="the reference's patient (default: 0)")] = None,
+) -> VolumeParams:
+    if patient is not None and reference is None:
+        raise InvalidInputError(f"patient {patient} needs reference=phantom (it picks the real phantom patient shown)")
+    return VolumeParams(set_id, direction, seed, slices, path, reference, patient)
+
+
+VolumeParamsDep = Annotated[VolumeParams, Depends(volume_params)]
 
 
 def etag_parts(

@@ -9,19 +9,17 @@ budget sized by its slices, so a volume cannot bypass overload protection; the e
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import torch
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from latentct.api.deps import AdmissionDep, EngineDep, ModelDep, RegistryDep
+from latentct.api.deps import AdmissionDep, EngineDep, ModelDep, RegistryDep, VolumeParams, VolumeParamsDep, volume_params
 from latentct.api.schemas import EncodedBy, VolumeBody, VolumeDirection
 from latentct.artifacts.probe import Probe
 from latentct.core.errors import ArtifactError, InvalidInputError, NotFoundError
-from latentct.core.latents import MAX_SEED
 from latentct.labels import LabelStore, LabelStoreUnavailableError, consensus_for_set
 from latentct.rendering.admission import RenderAdmission
 from latentct.rendering.encoding import png_bytes
@@ -40,9 +38,6 @@ from latentct.rendering.volume_reference import (
     reference_volume,
 )
 from latentct.rendering.volumes import (
-    DEFAULT_SLICES,
-    MAX_SLICES,
-    MIN_SLICES,
     Volume,
     VolumeModel,
     VolumeRequest,
@@ -65,40 +60,6 @@ VOLUME_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {"description": "overloaded or warming up (Retry-After)"},
 }
 VOLUMES = VolumeCache()  # the view asks for one volume three ways at once: json, NIfTI, the reference patient
-
-
-@dataclass(frozen=True)
-class VolumeParams:
-    set_id: str
-    direction: int | None
-    seed: int
-    slices: int
-    path: str
-    reference: str | None = None  # "phantom": a real phantom patient at the volume's levels instead of the volume
-    patient: int | None = None
-    latent: torch.Tensor | None = None  # POST: the base latent (an encoded slice) in place of the seed's
-    note: str | None = None  # POST: where that latent came from, for the volume's notes
-
-
-async def volume_params(
-    set_id: Annotated[str, Query(alias="set", min_length=1, max_length=64, description="direction set id")],
-    direction: Annotated[
-        int | None, Query(ge=0, le=999_999, description="direction index; default: consensus slice_level, else scorecard")
-    ] = None,
-    seed: Annotated[int, Query(ge=0, le=MAX_SEED, description=f"0..{MAX_SEED}: the base latent")] = 0,
-    slices: Annotated[int, Query(ge=MIN_SLICES, le=MAX_SLICES, description=f"{MIN_SLICES}..{MAX_SLICES}")] = DEFAULT_SLICES,
-    path: Annotated[Literal["straight", "locked"], Query(description="straight, or locked (other factors held)")] = "straight",
-    reference: Annotated[
-        Literal["phantom"] | None, Query(description="phantom: a real phantom training patient at the volume's levels")
-    ] = None,
-    patient: Annotated[int | None, Query(ge=0, le=999_999, description="the reference's patient (default: 0)")] = None,
-) -> VolumeParams:
-    if patient is not None and reference is None:
-        raise InvalidInputError(f"patient {patient} needs reference=phantom (it picks the real phantom patient shown)")
-    return VolumeParams(set_id, direction, seed, slices, path, reference, patient)
-
-
-VolumeParamsDep = Annotated[VolumeParams, Depends(volume_params)]
 
 
 def _consensus(store: LabelStore | None, registry: ModelRegistry, model_id: str, set_id: str) -> dict[int, str | None] | None:
