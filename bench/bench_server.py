@@ -41,6 +41,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from latentct.core.hardware import cpu_has_native_bf16
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -439,7 +441,8 @@ def measure_flops(models_dir: Path, device: torch.device, macs: int, results: li
     flops[f"matmul 2048^3 float32, {torch.get_num_threads()} thread(s)"] = matmul_gflops(device)
     reduced = torch.bfloat16 if device.type == "cpu" else torch.float16
     reduced_name = str(reduced).removeprefix("torch.")
-    flops[f"matmul 2048^3 {reduced_name}, {torch.get_num_threads()} thread(s)"] = matmul_gflops(device, reduced)
+    if device.type == "cuda" or cpu_has_native_bf16():  # emulated bf16 takes minutes here and no server would use it
+        flops[f"matmul 2048^3 {reduced_name}, {torch.get_num_threads()} thread(s)"] = matmul_gflops(device, reduced)
     for precision, who in (("off", "naive's float32 eager"), ("auto", "as our server runs it")):
         for batch in (1, 16, 32):
             rate, dtype = in_process_gflops(models_dir, device, batch, precision, served=precision == "auto")
