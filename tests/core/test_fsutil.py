@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
 import pytest
+import torch
 
+from latentct.artifacts._io import write_tensors
 from latentct.core.errors import InvalidInputError
 from latentct.core.fsutil import (
     atomic_directory,
@@ -92,3 +95,14 @@ def test_ensure_writable_dir_names_a_path_it_cannot_create(tmp_path: Path) -> No
     with pytest.raises(InvalidInputError, match="cannot create output directory"):
         atomic_write_text(tmp_path / "afile" / "sub" / "x.txt", "x")
     assert _names(tmp_path) == ["afile", "new"]
+
+
+def test_written_results_are_readable_by_others_even_when_the_writer_makes_them_private(tmp_path: Path) -> None:
+    """safetensors' save_file leaves 0600 whatever the file had: a models dir published by one user and served by
+    another (a container's user) could not read its own weights."""
+    weights = tmp_path / "generator.safetensors"
+    write_tensors(weights, {"w": torch.zeros(3)})
+    assert stat.S_IMODE(weights.stat().st_mode) == 0o644
+    private = tmp_path / "private.bin"
+    atomic_save(private, lambda tmp: (tmp.write_bytes(b"x"), os.chmod(tmp, 0o600)))
+    assert stat.S_IMODE(private.stat().st_mode) == 0o644

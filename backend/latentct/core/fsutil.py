@@ -40,9 +40,11 @@ def atomic_path(target: Path | str, suffix: str = "") -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or ".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are meant to be read by others (a served models dir)
     try:
         yield tmp
+        # mkstemp makes 0600 and so does safetensors' save_file, whatever the file had: results are meant to be read
+        # by others (a models dir published by one user and served by another), so the mode is set after writing
+        os.chmod(tmp, 0o644)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, target)
