@@ -13,6 +13,8 @@ import torch.nn.functional as F
 from latentct.artifacts import load_direction_set, load_model
 from latentct.core.errors import InvalidInputError
 from latentct.discovery.closed_form import (
+    IMAGE_FEATURE_PX,
+    IMAGE_LAYER,
     activation_after_block,
     coordinate_axes,
     first_layer_latent_map,
@@ -187,8 +189,26 @@ def test_ganspace_on_real_generators(gan16: Path, tiny_models: Path) -> None:
         assert torch.allclose(result.directions.norm(dim=1), torch.ones(5), atol=1e-5)
         ratios = [m["explained_variance"] for m in result.direction_metrics]
         assert ratios == sorted(ratios, reverse=True) and 0 < sum(ratios) <= 1
-    with pytest.raises(InvalidInputError, match="block 9 does not exist"):
+    with pytest.raises(InvalidInputError, match=r"block 9 does not exist; this generator has blocks 1\.\.\d+, or 0 for the"):
         activation_after_block(load_model(gan16).generator, 9)
+
+
+def test_ganspace_of_the_image_is_pca_of_the_pooled_pixels(tiny_models: Path) -> None:
+    """Block 0 (IMAGE_LAYER) reads the generated image, average-pooled to 32 px: what a reader sees."""
+    model = load_model(tiny_models / "tiny-gan")
+    z = torch.randn(6, model.latent_dim, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        pixels = activation_after_block(model.generator, IMAGE_LAYER)(z)
+        images = model.generator(z)
+    size = images.shape[-1]
+    pooled = torch.nn.functional.avg_pool2d(images, max(1, size // IMAGE_FEATURE_PX))
+    assert torch.equal(pixels, pooled.flatten(1)) and pixels.shape[1] == min(size, IMAGE_FEATURE_PX) ** 2
+    image = ganspace(model.generator, model.latent_dim, 4, block=IMAGE_LAYER, n_samples=256, progress=False)
+    block = ganspace(model.generator, model.latent_dim, 4, block=2, n_samples=256, progress=False)
+    assert image.params["layer"] == "the generated image, average-pooled to 32 px" and image.params["block"] == 0
+    assert not torch.allclose(image.directions.abs(), block.directions.abs(), atol=1e-2)  # another feature space
+    ratios = [m["explained_variance"] for m in image.direction_metrics]
+    assert ratios == sorted(ratios, reverse=True) and 0 < sum(ratios) <= 1
 
 
 def test_random_directions_are_orthonormal_and_seeded() -> None:

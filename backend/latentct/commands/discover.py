@@ -30,7 +30,9 @@ SetIdOption = Annotated[
     str | None, typer.Option("--set-id", help="Name of the saved set (default: voynov-<direction model> or the method).")
 ]
 SeedOption = Annotated[int, typer.Option("--seed", help="Seed of every random choice.")]
-GanspaceBlockOption = Annotated[int, typer.Option("--ganspace-block", help="GANSpace: PCA after this generator block.")]
+GanspaceBlockOption = Annotated[
+    int, typer.Option("--ganspace-block", help="GANSpace: PCA after this generator block (0: of the image, pooled to 32 px).")
+]
 GanspaceSamplesOption = Annotated[int, typer.Option("--ganspace-samples", help="GANSpace: samples for the PCA.", min=16)]
 MaxMinutesOption = Annotated[
     float | None,

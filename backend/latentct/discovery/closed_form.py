@@ -105,12 +105,30 @@ def sefa(generator: nn.Module, latent_dim: int, count: int) -> ClosedFormResult:
 # ------------------------------------------------------------------------------------------------------ GANSpace
 
 
+IMAGE_LAYER = 0  # `--ganspace-block 0`: the generated image itself, average-pooled to IMAGE_FEATURE_PX
+IMAGE_FEATURE_PX = 32
+
+
+def image_features(generator: nn.Module, size: int = IMAGE_FEATURE_PX) -> Callable[[torch.Tensor], torch.Tensor]:
+    """z -> the generated image average-pooled to about `size` px, flattened: PCA of what a reader sees, whatever the
+    generator's blocks are (the pooling keeps the covariance small: 1024 features at 128 px)."""
+
+    def features(z: torch.Tensor) -> torch.Tensor:
+        images = generator(z)
+        return F.avg_pool2d(images, max(1, images.shape[-1] // size)).flatten(1)
+
+    return features
+
+
 def activation_after_block(generator: nn.Module, block: int) -> Callable[[torch.Tensor], torch.Tensor]:
     """z -> the activation after the nonlinearity ending block `block` (1-based), flattened to [B, features].
 
     DCGANGenerator: block b is (ConvTranspose, BatchNorm, ReLU) number b; VAEDecoder: ResidualUp number b, which ends
-    in a leaky ReLU. Block 1 sits right after the first linear layer, where PCA would only repeat SeFa.
+    in a leaky ReLU. Block 1 sits right after the first linear layer, where PCA would only repeat SeFa. Block 0
+    (IMAGE_LAYER) is the generated image (`image_features`).
     """
+    if block == IMAGE_LAYER:
+        return image_features(generator)
     if isinstance(generator, DCGANGenerator):
         available = (len(generator.net) - 2) // 3
         layers = generator.net[: 3 * block]
@@ -120,7 +138,9 @@ def activation_after_block(generator: nn.Module, block: int) -> Callable[[torch.
     else:
         raise InvalidInputError(f"GANSpace knows the blocks of DCGANGenerator and VAEDecoder, not {type(generator).__name__}")
     if not 1 <= block <= available:
-        raise InvalidInputError(f"GANSpace layer block {block} does not exist; this generator has blocks 1..{available}")
+        raise InvalidInputError(
+            f"GANSpace layer block {block} does not exist; this generator has blocks 1..{available}, or 0 for the image"
+        )
 
     def features(z: torch.Tensor) -> torch.Tensor:
         return layers(z[:, :, None, None]).flatten(1)  # (B, C * h * w)
@@ -199,8 +219,14 @@ def ganspace(
         directions,
         [{"explained_variance": round(float(v), 5)} for v in explained],
         {"seconds": round(time.perf_counter() - started, 3), "explained_variance_total": round(float(explained.sum()), 5)},
-        {"block": block, "n_samples": n_samples, "seed": seed, "layer": f"after the nonlinearity of block {block}"},
+        {"block": block, "n_samples": n_samples, "seed": seed, "layer": _layer_name(block)},
     )
+
+
+def _layer_name(block: int) -> str:
+    if block == IMAGE_LAYER:
+        return f"the generated image, average-pooled to {IMAGE_FEATURE_PX} px"
+    return f"after the nonlinearity of block {block}"
 
 
 # ----------------------------------------------------------------------------------------------------- baselines
