@@ -15,6 +15,8 @@ for model in models/phantom-dcgan models/phantom-vae; do
   for method in sefa ganspace random axes jacobian supervised; do
     latentct discover --model "$model" --method "$method" --threads 1
   done
+  # GANSpace of the generated image (pooled to 32 px) beside block 2's
+  latentct discover --model "$model" --method ganspace --ganspace-block 0 --set-id ganspace-image --threads 1
 done
 # the paper's method, as its code ran it, on both models side by side (one thread each)
 latentct discover --model models/phantom-dcgan --method voynov --preset paper --amp --max-minutes "$VOYNOV_MINUTES" \
