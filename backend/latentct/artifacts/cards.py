@@ -310,18 +310,15 @@ class Scorecard:
         cell = row.per_factor.get(factor) if row is not None else None
         return None if cell is None else cell.direction
 
+    ORDER: ClassVar[tuple[str, ...]] = ("model_id", "generator_checksum", "config", "factor_names", "paper_factors",
+                                        "natural_sd", "probe_checksum", "rule", "pool", "reference", "sets")
+
     def to_json(self) -> JsonDict:
         """The file's fields in the order discovery/scorecard.py writes them (shipped scorecards round-trip)."""
-        settings = ("config",)
-        middle = ("natural_sd", "probe_checksum", "rule", "pool")
-        out: JsonDict = {"model_id": self.model_id, "generator_checksum": self.generator_checksum}
-        out.update({k: self.extra[k] for k in settings if k in self.extra})
-        out.update(factor_names=self.factor_names, paper_factors=self.paper_factors)
-        out.update({k: self.extra[k] for k in middle if k in self.extra})
-        out.update(reference=self.reference, sets={k: v.to_json() for k, v in self.sets.items()})
-        out.update({k: v for k, v in self.extra.items() if k not in settings + middle})
-        out["intended_use"] = self.intended_use
-        return out
+        fields_ = {**_known(self), **self.extra, "sets": {k: v.to_json() for k, v in self.sets.items()}}
+        intended_use = fields_.pop("intended_use")
+        out = {key: fields_.pop(key) for key in self.ORDER if key in fields_}
+        return {**out, **fields_, "intended_use": intended_use}
 
 
 class _Card(Protocol):
