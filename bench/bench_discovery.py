@@ -1,5 +1,6 @@
-"""Discovery time on the demo models: the Jacobian method against SeFa and GANSpace (closed forms) and the paper's
-Voynov configuration (timed for a few steps, extrapolated to its 3000), all in one run.
+"""Discovery time on the demo models: the Jacobian method against SeFa and GANSpace (closed forms), the paper's
+Voynov configuration (timed for a few steps, extrapolated to its 3000) and the scorecard's rendering of one set,
+each with the eager generator (the baseline) and with the fused form discovery now renders with, in one run.
 
     .venv/bin/python bench/bench_discovery.py [--threads 2] [--voynov-steps 5] [--models models/phantom-dcgan ...]
 
@@ -10,19 +11,44 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 
 import torch
+from torch import nn
 
 from latentct.artifacts import load_model
+from latentct.artifacts.probe import load_probe
 from latentct.discovery.closed_form import ganspace, sefa
 from latentct.discovery.methods.jacobian import JacobianConfig, jacobian_directions
+from latentct.discovery.scorecard import ScorecardConfig, factor_slopes
 from latentct.discovery.voynov import VoynovConfig, train_voynov
 
 
-def timed(fn) -> float:  # type: ignore[no-untyped-def]
+def timed(fn: Callable[[], object]) -> float:
     started = time.perf_counter()
     fn()
     return time.perf_counter() - started
+
+
+def jacobian_seconds(generator: nn.Module, latent_dim: int) -> float:
+    return timed(lambda: jacobian_directions(generator, latent_dim, latent_dim, JacobianConfig()))
+
+
+def voynov_seconds_per_step(generator: nn.Module, latent_dim: int, image_size: int, steps: int) -> float:
+    config = VoynovConfig(count=100, direction_model="unit", steps=steps, batch_size=128, rca_samples=128, amp_bf16=True)
+    result = train_voynov(generator, latent_dim, image_size, config, progress=False)
+    return float(result.metrics["train_seconds"]) / max(int(result.metrics["steps_done"]), 1)
+
+
+def scorecard_set_seconds(generator: nn.Module, probe: object, latent_dim: int) -> float:
+    """Rendering and reading one 32-direction set as the scorecard does (16 seeds x 7 shifts per direction)."""
+    config = ScorecardConfig()
+    directions = torch.linalg.qr(torch.randn(latent_dim, latent_dim, generator=torch.Generator().manual_seed(0)))[0]
+    latents = torch.randn(config.seeds, latent_dim, generator=torch.Generator().manual_seed(1))
+    device = torch.device("cpu")
+    with config.autocast(device):
+        return timed(lambda: factor_slopes(generator, probe, directions, latents, config.shifts(), device,
+                                           config.batch_size, progress=False))
 
 
 def main() -> None:
@@ -30,22 +56,25 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--voynov-steps", type=int, default=5)
     parser.add_argument("--models", nargs="+", default=["models/phantom-dcgan", "models/phantom-vae"])
+    parser.add_argument("--probe", default="models/_phantom-probe")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
-    print(f"{'model':24s} {'sefa s':>8s} {'ganspace s':>11s} {'jacobian s':>11s} {'voynov paper s/step':>20s} "
-          f"{'-> 3000 steps min':>18s}")
+    probe = load_probe(args.probe, torch.device("cpu"))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); each timing: eager generator / fused form")
+    print(f"{'model':16s} {'sefa s':>7s} {'ganspace s':>10s} {'jacobian s':>13s} {'voynov paper s/step':>20s} "
+          f"{'-> 3000 steps min':>18s} {'scorecard, one set s':>21s}")
     for path in args.models:
         model = load_model(path)
         g, d = model.generator, model.latent_dim
-        t_sefa = timed(lambda g=g, d=d: sefa(g, d, d))
-        t_ganspace = timed(lambda g=g, d=d: ganspace(g, d, d, progress=False))
-        t_jacobian = timed(lambda g=g, d=d: jacobian_directions(g, d, d, JacobianConfig()))
-        config = VoynovConfig(count=100, direction_model="unit", steps=args.voynov_steps, batch_size=128, rca_samples=128,
-                              amp_bf16=True)
-        result = train_voynov(g, d, model.image_size, config, progress=False)
-        per_step = result.metrics["train_seconds"] / max(result.metrics["steps_done"], 1)
-        print(f"{model.id:24s} {t_sefa:8.3f} {t_ganspace:11.1f} {t_jacobian:11.1f} {per_step:20.2f} {per_step * 3000 / 60:18.0f}")
+        forms = (model.generator, model.fused_generator)
+        t_sefa = timed(lambda: sefa(g, d, d))  # noqa: B023 (called at once)
+        t_ganspace = timed(lambda: ganspace(g, d, d, progress=False))  # noqa: B023
+        t_jacobian = [jacobian_seconds(f, d) for f in forms]
+        per_step = [voynov_seconds_per_step(f, d, model.image_size, args.voynov_steps) for f in forms]
+        t_set = [scorecard_set_seconds(f, probe, d) for f in forms]
+        print(f"{model.id:16s} {t_sefa:7.3f} {t_ganspace:10.1f} {t_jacobian[0]:6.1f} /{t_jacobian[1]:5.1f} "
+              f"{per_step[0]:12.2f} /{per_step[1]:5.2f} {per_step[0] * 50:9.0f} /{per_step[1] * 50:6.0f} "
+              f"{t_set[0]:13.1f} /{t_set[1]:5.1f}")
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ from PIL import Image
 from latentct.artifacts import load_model
 from latentct.core.config import Settings
 from latentct.data.phantom import generate_dataset
+from latentct.nets.fused import serving_form
 from latentct.rendering.registry import half_tolerance_hu, load_served_model, use_strict_float32
-from latentct.rendering.serving_forms import serving_form
 from latentct.training.run import run_training
 from tests.api.conftest import LiveServer
 from tests.factories import TINY_LATENT_DIM, make_tiny_model, make_tiny_models_dir

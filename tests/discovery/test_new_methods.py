@@ -19,6 +19,7 @@ from latentct.discovery.methods import get_method, method_names
 from latentct.discovery.methods.builtin import rank_by_accuracy
 from latentct.discovery.methods.jacobian import JacobianConfig, jacobian_columns, jacobian_directions, local_directions
 from latentct.discovery.methods.supervised import SupervisedConfig, conditional_directions, supervised_directions
+from latentct.nets.fused import form_name
 
 
 class LinearImage(nn.Module):
@@ -56,6 +57,18 @@ def test_jacobian_metric_matches_forward_mode_autodiff_on_a_real_generator(tiny_
                              for t in tangents], dim=1).double()
     metric, exact_metric = (torch.einsum("bip,bjp->ij", c, c) for c in (columns, exact))
     assert float((metric - exact_metric).norm() / exact_metric.norm()) < 0.05
+
+
+def test_discovery_renders_with_the_fused_form_and_finds_the_eager_networks_directions(tiny_models: Path) -> None:
+    """`fused_generator` is the engine's form; the Jacobian set it gives is the eager generator's, to rounding."""
+    for model_id in ("tiny-gan", "tiny-vae"):
+        model = load_model(tiny_models / model_id)
+        assert form_name(model.fused_generator) == "fused" and model.fused_generator is model.fused_generator
+        config = JacobianConfig(samples=16, batch_size=4)
+        eager = jacobian_directions(model.generator, model.latent_dim, 3, config)
+        fused = jacobian_directions(model.fused_generator, model.latent_dim, 3, config)
+        cosines = (eager.directions * fused.directions).sum(dim=1)
+        assert torch.all(cosines > 0.999), (model_id, cosines)
 
 
 def test_jacobian_directions_are_the_eigenvectors_of_a_transpose_a() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from latentct.artifacts._io import read_tensors, write_tensors
 from latentct.artifacts.cards import ModelCard, read_card, update_card, write_card
 from latentct.core.errors import ArtifactError, InvalidInputError
 from latentct.nets import COMPONENTS, build_component, check_arch
+from latentct.nets.fused import serving_form
 
 FORMAT_VERSION = 1
 MANIFEST = "model.json"
@@ -66,6 +68,13 @@ class LoadedModel:
     @property
     def generator(self) -> nn.Module:
         return self.components["generator"]
+
+    @cached_property
+    def fused_generator(self) -> nn.Module:
+        """The generator as the engine runs it (nets/fused.py): the same function to float rounding, with frozen
+        weights, 1.4x (DCGAN) to 2.6x (VAE) faster on a CPU; gradients still flow to z. Discovery and measurement
+        render with it; methods that read layers or weights (GANSpace, SeFa) use `generator`."""
+        return serving_form(self.generator)
 
     @property
     def encoder(self) -> nn.Module | None:

@@ -280,7 +280,8 @@ def export_traversals(
     rows, labels = [], []
     with atomic_directory(out_dir, overwrite=overwrite) as tmp:
         for k, direction in enumerate(direction_set.directions):
-            frames = to_uint8(traversal_frames(model.generator, direction, latents, shifts, torch_device), model.hu_range, window)
+            images = traversal_frames(model.fused_generator, direction, latents, shifts, torch_device)
+            frames = to_uint8(images, model.hu_range, window)
             metrics = direction_set.card.direction_metrics()[k]
             # a cleanly tracked factor as is; otherwise the factor it changes most, in parentheses
             factor = metrics.get("tracks") or (f"({metrics['best_factor']})" if metrics.get("best_factor") else "")

@@ -327,7 +327,7 @@ def build_scorecard(model_dir: Path | str, set_ids: list[str], config: Scorecard
 
     def measure(directions: torch.Tensor, desc: str) -> Responses:
         with config.autocast(torch_device):
-            slopes = factor_slopes(model.generator, probe, directions, latents, shifts, torch_device, config.batch_size,
+            slopes = factor_slopes(model.fused_generator, probe, directions, latents, shifts, torch_device, config.batch_size,
                                    desc, progress)
         return responses(slopes, natural_sd, config.extent)
 

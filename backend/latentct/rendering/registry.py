@@ -24,8 +24,8 @@ from latentct.artifacts.catalog import SetIdentity
 from latentct.artifacts.directions import load_scorecard
 from latentct.core.errors import ArtifactError, NotFoundError
 from latentct.core.hardware import cpu_has_native_bf16
+from latentct.nets.fused import form_name, serving_form
 from latentct.rendering.errors import NotReadyError, public_detail
-from latentct.rendering.serving_forms import form_name, serving_form
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class ServedModel:
     device: torch.device
     dtype: torch.dtype
     half_error_hu: float | None = None  # measured max deviation of reduced precision from float32, when considered
-    form: nn.Module | None = None  # the serving form (rendering/serving_forms.py) the engine runs; None: the generator
+    form: nn.Module | None = None  # the serving form (nets/fused.py) the engine runs; None: the generator
     forward: Forward | None = None  # the compiled serving form, when --compile is on and compiling worked
     compiled: bool = False
     sets: dict[str, ServedDirectionSet] = field(default_factory=dict)

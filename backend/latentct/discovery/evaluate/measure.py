@@ -192,7 +192,7 @@ class Bench:
 def prepare_bench(model: LoadedModel, probe: FactorProbe, config: EvaluationConfig, device: torch.device) -> Bench:
     """Seeds, shifts and the realism reference, drawn once so that every set and the baseline share them."""
     latents = latents_from_seeds(model.latent_dim, list(range(config.first_seed, config.first_seed + config.seeds)))
-    reference = realism_reference(model.generator, probe, model.latent_dim, config, device, model.discriminator)
+    reference = realism_reference(model.fused_generator, probe, model.latent_dim, config, device, model.discriminator)
     return Bench(model, probe, config, device, config.shifts(), latents, reference, list(probe.factor_names))
 
 
@@ -215,7 +215,7 @@ def measure_set(bench: Bench, directions: torch.Tensor, desc: str, ends: torch.T
     """Traverse every direction from the bench's seeds; realism at the ends of `ends` (default: the directions)."""
     model, config = bench.model, bench.config
     traversals = measure_traversals(
-        model.generator,
+        model.fused_generator,
         bench.probe,
         directions,
         bench.latents,
@@ -228,7 +228,7 @@ def measure_set(bench: Bench, directions: torch.Tensor, desc: str, ends: torch.T
     )
     alignment, alignment_se, slope = alignment_statistics(traversals.predictions, bench.shifts)
     realism_end = realism_at_ends(
-        model.generator,
+        model.fused_generator,
         bench.probe,
         directions if ends is None else ends,
         bench.reference,

@@ -33,7 +33,7 @@ def run_voynov(context: MethodContext) -> MethodOutput:
         direction_lr=request.direction_lr, seed=request.seed, amp_bf16=request.amp_bf16,
         rca_samples=request.rca_samples, max_minutes=request.max_minutes,
     )
-    trained = train_voynov(model.generator, model.latent_dim, model.image_size, config, context.device,
+    trained = train_voynov(model.fused_generator, model.latent_dim, model.image_size, config, context.device,
                            progress=context.progress)
     params: dict[str, Any] = {**config_params(config), "device": context.device.type, "preset": request.preset,
                               "paper_steps": 3000, "paper_batch_size": 128}

@@ -10,7 +10,8 @@ def run(context: MethodContext) -> MethodOutput:
     request, model = context.request, context.model
     config = JacobianConfig(samples=request.jacobian_samples, seed=request.seed)
     count = request.resolved_count(model.latent_dim)
-    return MethodOutput(jacobian_directions(model.generator, model.latent_dim, count, config, context.device, context.progress))
+    result = jacobian_directions(model.fused_generator, model.latent_dim, count, config, context.device, context.progress)
+    return MethodOutput(result)
 
 
 register(Method("jacobian", "eigenvectors of E_z[J^T J] (Wang & Ponce 2021; DeepSpectral)", run, lambda latent: latent))

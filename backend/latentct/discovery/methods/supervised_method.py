@@ -11,7 +11,7 @@ def run(context: MethodContext) -> MethodOutput:
     request, model = context.request, context.model
     probe = load_probe(request.probe_dir, context.device)
     config = SupervisedConfig(samples=request.supervised_samples, seed=request.seed)
-    result = supervised_directions(model.generator, probe, model.latent_dim, config, context.device, context.progress)
+    result = supervised_directions(model.fused_generator, probe, model.latent_dim, config, context.device, context.progress)
     result.params["probe_checksum"] = probe.meta.get("checksum")
     return MethodOutput(result, {"reference": True})
 

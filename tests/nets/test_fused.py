@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-from pathlib import Path
-
-import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from latentct.nets.dcgan import DCGANGenerator
+from latentct.nets.fused import FusedDCGANGenerator, FusedVAEDecoder, _folded, form_name, serving_form
 from latentct.nets.vae import VAEDecoder
-from latentct.rendering.engine import InferenceEngine
-from latentct.rendering.registry import load_served_model
-from latentct.rendering.serving_forms import FusedDCGANGenerator, FusedVAEDecoder, _folded, form_name, serving_form
-from tests.factories import make_tiny_model
 
 
 def trained_like(generator: nn.Module, latent_dim: int, seed: int = 0) -> nn.Module:
@@ -117,19 +110,24 @@ def test_batchnorm_folding_with_conv_bias_and_without_affine(conv_bias: bool, af
     assert torch.allclose(got, expected, atol=1e-5), float((got - expected).abs().max())
 
 
-def test_the_engine_serves_the_fused_form_within_float_rounding(tmp_path: Path) -> None:
-    make_tiny_model(tmp_path, "gan", "gan", seed=4)
-    served = load_served_model(tmp_path / "gan", torch.device("cpu"), half_precision="off")
-    assert isinstance(served.form, FusedDCGANGenerator) and served.backend_key.endswith("-fused")
-    z = torch.randn(5, served.latent_dim, generator=torch.Generator().manual_seed(2))
-
-    async def render() -> np.ndarray:
-        engine = InferenceEngine(torch.device("cpu")).start()
-        try:
-            return await engine.generate(served, z)
-        finally:
-            await engine.close()
-
-    with torch.inference_mode():
-        eager = served.generator(z)[:, 0].numpy()
-    np.testing.assert_allclose(asyncio.run(render()), eager, atol=1e-5)
+@pytest.mark.parametrize("kind", ["dcgan", "vae"])
+def test_fused_forms_pass_the_generators_gradient_to_z(kind: str) -> None:
+    """Voynov's method trains through the frozen generator: the fused form must give z the same gradient."""
+    torch.manual_seed(0)
+    if kind == "dcgan":
+        generator = trained_like(DCGANGenerator(latent_dim=6, ngf=4, image_size=32), 6)
+    else:
+        generator = trained_like(VAEDecoder(latent_dim=6, base_channels=4, image_size=32), 6, seed=2)
+    fused = serving_form(generator)
+    z = torch.randn(3, 6, generator=torch.Generator().manual_seed(7))
+    weights = torch.randn(3, 1, 32, 32, generator=torch.Generator().manual_seed(8))
+    gradients = []
+    for net in (generator, fused):
+        latent = z.clone().requires_grad_(True)
+        (net(latent) * weights).sum().backward()
+        gradients.append(latent.grad)
+    assert gradients[0] is not None and gradients[1] is not None
+    scale = float(gradients[0].abs().max())
+    assert scale > 0
+    assert torch.allclose(gradients[1], gradients[0], atol=1e-4 * scale), float((gradients[1] - gradients[0]).abs().max())
+    assert all(p.grad is None for p in fused.parameters())  # frozen: no weight gradients
