@@ -39,6 +39,8 @@ def model_copy(tiny_models: Path, tmp_path: Path) -> Path:
         (["--method", "voynov", "--preset", "quick"], "preset 'quick' is unknown; allowed: paper, original"),
         (["--method", "jacobian", "-k", "0"], "-k 0: a set needs at least one direction (K >= 1)"),
         (["--method", "supervised", "--probe", "/nonexistent/probe"], "probe"),
+        (["--method", "sefa", "--checkpoint", "run"], "--checkpoint applies to method 'voynov' only, not to 'sefa'"),
+        (["--method", "voynov", "--resume"], "--resume needs --checkpoint DIR"),
     ],
 )
 def test_discover_bad_input_is_one_line(

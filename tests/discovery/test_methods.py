@@ -26,6 +26,7 @@ from latentct.discovery.closed_form import (
 )
 from latentct.discovery.discover import DiscoveryRequest, discover
 from latentct.discovery.voynov import (
+    VoynovCheckpoint,
     VoynovConfig,
     _pair,
     frozen,
@@ -115,6 +116,49 @@ def test_voynov_learns_directions_the_reconstructor_tells_apart(gan16: Path) -> 
         generator, 8, 16, VoynovConfig(count=8, steps=10_000, batch_size=4, rca_samples=8, max_minutes=0.01), progress=False
     )
     assert limited.metrics["stopped_by_time_limit"] and limited.metrics["steps_done"] < 10_000
+
+
+def test_a_voynov_run_cut_into_pieces_equals_an_uninterrupted_one(gan16: Path, tmp_path: Path) -> None:
+    """The paper's schedule on a CPU: run a piece, keep the state, continue later; the steps are the same steps."""
+    generator = load_model(gan16).generator
+    config = VoynovConfig(count=8, steps=6, batch_size=4, rca_samples=16, seed=5, lr=1e-2)
+    straight = train_voynov(generator, 8, 16, config, progress=False)
+    identity = {"generator_checksum": "abc"}
+    first = VoynovCheckpoint(tmp_path / "run", every_minutes=0, identity=identity)  # saved after every step too
+    piece = train_voynov(generator, 8, 16, VoynovConfig(**{**vars(config), "steps": 3}), progress=False, checkpoint=first)
+    assert piece.metrics["steps_done"] == 3 and piece.metrics["stopped_by_time_limit"] is False
+    assert (tmp_path / "run" / "checkpoint" / "state.safetensors").is_file()
+    resumed = train_voynov(generator, 8, 16, config, progress=False,
+                           checkpoint=VoynovCheckpoint(tmp_path / "run", resume=True, identity=identity))
+    assert resumed.metrics["steps_done"] == 6 and resumed.metrics["resumed_from_step"] == 3
+    assert straight.metrics["resumed_from_step"] == 0
+    assert torch.equal(resumed.directions, straight.directions)
+    assert resumed.metrics["rca"] == straight.metrics["rca"]
+    # the history has every 10th step and each piece's last: here also step 2, where the first piece ended
+    assert [h for h in resumed.history if h["step"] != 2] == straight.history
+    assert [h for h in resumed.history if h["step"] == 2] == [h for h in piece.history if h["step"] == 2]
+    assert resumed.metrics["train_seconds"] >= piece.metrics["train_seconds"]  # training time adds up over the pieces
+
+
+def test_voynov_checkpoints_refuse_what_would_mix_two_runs(gan16: Path, tmp_path: Path) -> None:
+    generator = load_model(gan16).generator
+    config = VoynovConfig(count=8, steps=2, batch_size=4, rca_samples=8, seed=1)
+    folder = tmp_path / "run"
+    with pytest.raises(InvalidInputError, match=f"--resume: {folder} holds no checkpoint to continue"):
+        train_voynov(generator, 8, 16, config, progress=False, checkpoint=VoynovCheckpoint(folder, resume=True))
+    train_voynov(generator, 8, 16, config, progress=False, checkpoint=VoynovCheckpoint(folder, identity={"g": "a"}))
+    with pytest.raises(InvalidInputError, match="already holds a Voynov checkpoint; add --resume to continue it"):
+        train_voynov(generator, 8, 16, config, progress=False, checkpoint=VoynovCheckpoint(folder, identity={"g": "a"}))
+    with pytest.raises(InvalidInputError, match="was trained with lr = 0.0001, this run asks for 0.001; only steps"):
+        train_voynov(generator, 8, 16, VoynovConfig(**{**vars(config), "lr": 1e-3}), progress=False,
+                     checkpoint=VoynovCheckpoint(folder, resume=True, identity={"g": "a"}))
+    with pytest.raises(InvalidInputError, match="was trained with g = 'a', this run has 'b'"):
+        train_voynov(generator, 8, 16, config, progress=False,
+                     checkpoint=VoynovCheckpoint(folder, resume=True, identity={"g": "b"}))
+    longer = VoynovConfig(**{**vars(config), "steps": 4, "max_minutes": 5.0, "rca_samples": 16})  # may change
+    result = train_voynov(generator, 8, 16, longer, progress=False,
+                          checkpoint=VoynovCheckpoint(folder, resume=True, identity={"g": "a"}))
+    assert result.metrics["steps_done"] == 4 and result.metrics["resumed_from_step"] == 2
 
 
 def test_voynov_config_rejects_bad_values() -> None:

@@ -38,6 +38,15 @@ MaxMinutesOption = Annotated[
     float | None,
     typer.Option("--max-minutes", help="Voynov: stop training after this many minutes (steps done are recorded)."),
 ]
+CheckpointOption = Annotated[
+    Path | None,
+    typer.Option("--checkpoint", help="Voynov: keep the training state in this folder (saved every 5 minutes of "
+                 "training and when the run stops), so that --resume can continue it."),
+]
+ResumeOption = Annotated[
+    bool, typer.Option("--resume", help="Voynov: continue the run whose state is in --checkpoint (e.g. a --max-minutes "
+                       "piece of the paper's 3000 steps on a CPU); only --steps, --max-minutes may change.")
+]
 AmpOption = Annotated[bool, typer.Option("--amp/--no-amp", help="Voynov: bfloat16 autocast (CUDA, and CPUs with native bf16).")]
 PresetOption = Annotated[
     str | None,
@@ -78,6 +87,8 @@ def discover_command(
     ganspace_block: GanspaceBlockOption = 2,
     ganspace_samples: GanspaceSamplesOption = 2048,
     max_minutes: MaxMinutesOption = None,
+    checkpoint: CheckpointOption = None,
+    resume: ResumeOption = False,
     amp: AmpOption = False,
     preset: PresetOption = None,
     jacobian_samples: JacobianSamplesOption = 256,
@@ -109,6 +120,8 @@ def discover_command(
         jacobian_samples=jacobian_samples,
         supervised_samples=supervised_samples,
         probe_dir=str(probe) if probe else None,
+        checkpoint_dir=str(checkpoint) if checkpoint else None,
+        resume=resume,
     )
     saved = discover(model, request, device=device)
     rca = saved.meta.get("metrics", {}).get("rca")

@@ -52,6 +52,8 @@ class DiscoveryRequest:
     jacobian_samples: int = 256
     supervised_samples: int = 4096
     probe_dir: str | None = None  # supervised: the phantom probe (default: models/_phantom-probe)
+    checkpoint_dir: str | None = None  # Voynov: keep the training state here (saved every few minutes and at the end)
+    resume: bool = False  # Voynov: continue the training state in checkpoint_dir
 
     def with_preset(self) -> DiscoveryRequest:
         """The request with its preset's values filled in (unchanged without a preset)."""
@@ -71,6 +73,7 @@ class DiscoveryRequest:
             )
         if self.reconstructor not in RECONSTRUCTORS:
             raise InvalidInputError(f"reconstructor {self.reconstructor!r} is unknown; allowed: {', '.join(RECONSTRUCTORS)}")
+        self._check_checkpointing()
         count = self.resolved_count(latent_dim)
         if count < 1:
             raise InvalidInputError(f"-k {count}: a set needs at least one direction (K >= 1)")
@@ -84,6 +87,12 @@ class DiscoveryRequest:
             )
         validate_id("direction set id", self.resolved_set_id())
         return self
+
+    def _check_checkpointing(self) -> None:
+        if self.checkpoint_dir is not None and self.method != "voynov":
+            raise InvalidInputError(f"--checkpoint applies to method 'voynov' only, not to {self.method!r}")
+        if self.resume and self.checkpoint_dir is None:
+            raise InvalidInputError("--resume needs --checkpoint DIR: the folder of the Voynov run to continue")
 
     def resolved_count(self, latent_dim: int) -> int:
         return latent_dim if self.count is None else int(self.count)

@@ -3,6 +3,10 @@
 A frozen generator G renders the pair (G(z), G(z + eps * d_k)); a reconstructor predicts k (cross-entropy) and
 eps (L1, weight 0.25). Directions that change the image in distinguishable ways win. Gradients flow through the
 frozen generator into the direction model.
+
+The paper's schedule takes hours on a CPU, so a run can be cut into pieces: with a checkpoint folder the training
+state (both nets, Adam, the batch sampler's RNG, the history) is saved every few minutes and when the run stops,
+and a later run with `resume` continues it, with exactly the steps an uninterrupted run would have taken.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -18,7 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from latentct.core.errors import InvalidInputError
+from latentct.artifacts.checkpoints import TrainingState, has_training_state, load_training_state, save_training_state
+from latentct.core.errors import ArtifactError, InvalidInputError
 from latentct.core.hardware import cpu_has_native_bf16
 from latentct.nets.directions import DIRECTION_MODELS, DirectionModel, build_direction_model, row_norms
 from latentct.nets.reconstructors import RECONSTRUCTORS, build_reconstructor
@@ -76,6 +82,19 @@ class VoynovResult:
     metrics: dict[str, Any]
     direction_metrics: list[dict[str, Any]]
     history: list[dict[str, float]] = field(default_factory=list)
+
+
+RESUMABLE = ("steps", "max_minutes", "rca_samples")  # what a resumed run may change; the rest must match
+
+
+@dataclass
+class VoynovCheckpoint:
+    """Where the training state is kept, how often it is saved, and whether this run continues it."""
+
+    folder: Path
+    resume: bool = False
+    every_minutes: float = 5.0  # of training time; 0: after every step
+    identity: dict[str, Any] = field(default_factory=dict)  # must match to resume, e.g. the generator's checksum
 
 
 @contextlib.contextmanager
@@ -232,45 +251,109 @@ def _build_training(
 
 @dataclass
 class _Training:
-    """What the training loop leaves behind for the metrics."""
+    """What the training loop leaves behind for the metrics (and a checkpoint keeps)."""
 
-    history: list[dict[str, float]]  # every 10th step's losses and accuracy
-    running_accuracy: float | None  # exponential average of the batch accuracy (None: no step done)
-    steps_done: int
-    seconds: float
+    history: list[dict[str, float]] = field(default_factory=list)  # every 10th step's losses and accuracy
+    running_accuracy: float | None = None  # exponential average of the batch accuracy (None: no step done)
+    steps_done: int = 0
+    seconds: float = 0.0  # training time over every run of this training, resumed ones included
+    resumed_from_step: int = 0
 
 
-def _train_loop(
-    generator: nn.Module,
-    direction_model: DirectionModel,
-    reconstructor: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    config: VoynovConfig,
-    latent_dim: int,
-    device: torch.device,
-    progress: bool,
-) -> _Training:
-    """config.steps training steps, or fewer when config.max_minutes runs out; batches drawn from config.seed."""
-    rng = torch.Generator(device=device).manual_seed(config.seed)
-    history: list[dict[str, float]] = []
-    started = time.perf_counter()
-    bar = tqdm(range(config.steps), desc=f"voynov {config.direction_model}/{config.reconstructor}", disable=not progress)
-    running_accuracy = None
-    steps_done = 0
+@dataclass
+class _Nets:
+    """The trained parts: the direction model, the reconstructor, their optimiser and the batch sampler's RNG."""
+
+    direction_model: DirectionModel
+    reconstructor: nn.Module
+    optimizer: torch.optim.Optimizer
+    rng: torch.Generator
+
+
+def _save_checkpoint(checkpoint: VoynovCheckpoint, nets: _Nets, training: _Training, config: VoynovConfig) -> None:
+    state = TrainingState(
+        nets={"direction_model": nets.direction_model.state_dict(), "reconstructor": nets.reconstructor.state_dict()},
+        optimizers={"adam": nets.optimizer.state_dict()},
+        tensors={"rng_state": nets.rng.get_state()},
+        meta={"kind": "voynov", "config": asdict(config), "identity": checkpoint.identity,
+              "steps_done": training.steps_done, "running_accuracy": training.running_accuracy,
+              "seconds": training.seconds, "history": training.history},
+    )
+    save_training_state(checkpoint.folder, state)
+
+
+def _check_resumable(folder: Path, meta: dict[str, Any], config: VoynovConfig, identity: dict[str, Any]) -> None:
+    """Refuse a checkpoint of another kind, another generator or another configuration, naming the value."""
+    if meta.get("kind") != "voynov":
+        raise InvalidInputError(f"--resume: {folder} holds a {meta.get('kind')!r} checkpoint, not a Voynov one")
+    for key, value in identity.items():
+        if meta.get("identity", {}).get(key) != value:
+            raise InvalidInputError(
+                f"--resume: the checkpoint in {folder} was trained with {key} = {meta.get('identity', {}).get(key)!r}, "
+                f"this run has {value!r}"
+            )
+    saved = meta.get("config", {})
+    for key, value in asdict(config).items():
+        if key not in RESUMABLE and saved.get(key) != value:
+            raise InvalidInputError(
+                f"--resume: the checkpoint in {folder} was trained with {key} = {saved.get(key)!r}, this run asks for "
+                f"{value!r}; only {', '.join(RESUMABLE)} may change"
+            )
+
+
+def _start(checkpoint: VoynovCheckpoint | None, nets: _Nets, config: VoynovConfig) -> _Training:
+    """A fresh start, or the state of the checkpoint being resumed (loaded into `nets`)."""
+    if checkpoint is None:
+        return _Training()
+    folder = checkpoint.folder
+    if not checkpoint.resume:
+        if has_training_state(folder):
+            raise InvalidInputError(
+                f"{folder} already holds a Voynov checkpoint; add --resume to continue it, or give another --checkpoint folder"
+            )
+        return _Training()
+    if not has_training_state(folder):
+        raise InvalidInputError(f"--resume: {folder} holds no checkpoint to continue (a run with --checkpoint makes one)")
+    state = load_training_state(folder)
+    _check_resumable(folder, state.meta, config, checkpoint.identity)
+    try:
+        nets.direction_model.load_state_dict(state.nets["direction_model"])
+        nets.reconstructor.load_state_dict(state.nets["reconstructor"])
+        nets.optimizer.load_state_dict(state.optimizers["adam"])
+        nets.rng.set_state(state.tensors["rng_state"])
+    except (KeyError, RuntimeError, ValueError) as exc:
+        raise ArtifactError(f"{folder}: the checkpoint does not fit this configuration ({exc})") from None
+    steps_done = int(state.meta["steps_done"])
+    return _Training(list(state.meta.get("history", [])), state.meta.get("running_accuracy"), steps_done,
+                     float(state.meta.get("seconds", 0.0)), resumed_from_step=steps_done)
+
+
+def _train_loop(generator: nn.Module, nets: _Nets, config: VoynovConfig, latent_dim: int, training: _Training,
+                checkpoint: VoynovCheckpoint | None, progress: bool) -> _Training:
+    """Steps from `training.steps_done` to config.steps, or fewer when config.max_minutes runs out."""
+    started = last_saved = time.perf_counter()
+    seconds_before = training.seconds
+    bar = tqdm(range(training.steps_done, config.steps), initial=training.steps_done, total=config.steps,
+               desc=f"voynov {config.direction_model}/{config.reconstructor}", disable=not progress)
     for step in bar:
         if config.max_minutes is not None and time.perf_counter() - started > 60 * config.max_minutes:
             break
-        batch = sample_batch(latent_dim, config.batch_size, config, rng, device)
-        stats = train_step(generator, direction_model, reconstructor, optimizer, batch, config)
-        running_accuracy = (
-            stats["accuracy"] if running_accuracy is None else 0.95 * running_accuracy + 0.05 * stats["accuracy"]
-        )
+        batch = sample_batch(latent_dim, config.batch_size, config, nets.rng, nets.rng.device)
+        stats = train_step(generator, nets.direction_model, nets.reconstructor, nets.optimizer, batch, config)
+        previous = training.running_accuracy
+        training.running_accuracy = stats["accuracy"] if previous is None else 0.95 * previous + 0.05 * stats["accuracy"]
         if step % 10 == 0 or step == config.steps - 1:
-            history.append({"step": step, **stats})
-            bar.set_postfix(loss=f"{stats['loss']:.3f}", acc=f"{running_accuracy:.3f}")
-        steps_done = step + 1
+            training.history.append({"step": step, **stats})
+            bar.set_postfix(loss=f"{stats['loss']:.3f}", acc=f"{training.running_accuracy:.3f}")
+        training.steps_done = step + 1
+        training.seconds = seconds_before + time.perf_counter() - started
+        if checkpoint is not None and time.perf_counter() - last_saved >= 60 * checkpoint.every_minutes:
+            _save_checkpoint(checkpoint, nets, training, config)
+            last_saved = time.perf_counter()
     bar.close()
-    return _Training(history, running_accuracy, steps_done, time.perf_counter() - started)
+    if checkpoint is not None:
+        _save_checkpoint(checkpoint, nets, training, config)
+    return training
 
 
 def _set_metrics(config: VoynovConfig, training: _Training, rca: float, shift_mae: float) -> dict[str, Any]:
@@ -284,8 +367,9 @@ def _set_metrics(config: VoynovConfig, training: _Training, rca: float, shift_ma
         "final_train_accuracy": training.running_accuracy,
         "train_seconds": round(training.seconds, 2),
         "steps_done": training.steps_done,
+        "resumed_from_step": training.resumed_from_step,
         "stopped_by_time_limit": training.steps_done < config.steps,
-        "steps_per_second": round(training.steps_done / max(training.seconds, 1e-9), 4),
+        "steps_per_second": round(training.steps_done / max(training.seconds, 1e-9), 4),  # over all runs
         "samples_seen": training.steps_done * config.batch_size,
     }
 
@@ -297,16 +381,20 @@ def train_voynov(
     config: VoynovConfig,
     device: torch.device | str = "cpu",
     progress: bool = True,
+    checkpoint: VoynovCheckpoint | None = None,
 ) -> VoynovResult:
     """Train a direction model and a reconstructor against the frozen `generator`; returns the unit directions.
 
-    Seeded: the same config, generator and device give the same directions.
+    Seeded: the same config, generator and device give the same directions, also when the run was cut into pieces
+    by `checkpoint` (saved every `every_minutes`, continued with `resume`).
     """
     config.check(latent_dim)
     device = torch.device(device)
     direction_model, reconstructor, optimizer = _build_training(config, latent_dim, image_size, device)
+    nets = _Nets(direction_model, reconstructor, optimizer, torch.Generator(device=device).manual_seed(config.seed))
+    training = _start(checkpoint, nets, config)
     with frozen(generator):
-        training = _train_loop(generator, direction_model, reconstructor, optimizer, config, latent_dim, device, progress)
+        training = _train_loop(generator, nets, config, latent_dim, training, checkpoint, progress)
         recalibrate_batch_norm(
             generator, direction_model, reconstructor, config, latent_dim, device, seed=config.seed + 2_000_003
         )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from latentct.discovery.closed_form import ClosedFormResult, baseline, ganspace, sefa
 from latentct.discovery.methods import Method, MethodContext, MethodOutput, register
-from latentct.discovery.voynov import VoynovConfig, config_params, train_voynov
+from latentct.discovery.voynov import VoynovCheckpoint, VoynovConfig, config_params, train_voynov
 
 _EXPORT_NOTES = {
     "linear": "trained as a free linear map; rows are saved normalised. One served unit of shift equals "
@@ -33,8 +34,12 @@ def run_voynov(context: MethodContext) -> MethodOutput:
         direction_lr=request.direction_lr, seed=request.seed, amp_bf16=request.amp_bf16,
         rca_samples=request.rca_samples, max_minutes=request.max_minutes,
     )
+    checkpoint = None
+    if request.checkpoint_dir is not None:
+        checkpoint = VoynovCheckpoint(Path(request.checkpoint_dir), request.resume,
+                                      identity={"generator_checksum": model.generator_checksum})
     trained = train_voynov(model.fused_generator, model.latent_dim, model.image_size, config, context.device,
-                           progress=context.progress)
+                           progress=context.progress, checkpoint=checkpoint)
     params: dict[str, Any] = {**config_params(config), "device": context.device.type, "preset": request.preset,
                               "paper_steps": 3000, "paper_batch_size": 128}
     result = ClosedFormResult(trained.directions, trained.direction_metrics, trained.metrics, params)
