@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from latentct.artifacts import load_model
 from latentct.artifacts.checkpoints import load_training_state
 from latentct.core.errors import InvalidInputError
 from latentct.core.hardware import cpu_has_native_bf16
 from latentct.nets import DCGANDiscriminator, DCGANGenerator
+from latentct.training import best
 from latentct.training.augment import random_affine
 from latentct.training.config import RECIPES, build_config
 from latentct.training.ema import WeightAverage, ema_decay_at
@@ -150,6 +152,55 @@ def test_improved_recipe_saves_the_average_and_tracks_quality(tiny_data: Path, t
     assert all({"frechet_probe", "trained_frechet_probe", "frechet_probe_real_floor", "factor_distance_mean"} <= set(r)
                for r in quality)
     assert "generator_ema" in load_training_state(out).nets  # a resumed run keeps its average
+
+
+def test_keep_best_keeps_the_lowest_tracked_generator_and_saves_it_when_it_beats_the_end(
+    tiny_data: Path, tiny_probe: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "best"
+    options = tiny_options(tiny_probe, **GAN, epochs=1, recipe="improved", quality_every_steps=1, quality_track_samples=8,
+                           ema_decay=0.5)  # an average that moves within a few steps
+    assert build_config("gan", None, {"recipe": "improved"}).keep_best  # the demo recipe keeps the best
+    run_training("gan", tiny_data, out, overrides=options, progress=False)
+    quality = _records(out, "quality")
+    measured = [min(r["frechet_probe"], r["trained_frechet_probe"]) for r in quality]
+    assert len(quality) >= 3  # (the tiny probe's distances barely move: the rule itself is tested on its own below)
+    kept = json.loads((out / "best" / "best.json").read_text())
+    lowest = measured.index(min(measured))
+    assert kept["step"] == quality[lowest]["step"] and kept["frechet_probe"] == min(measured)
+    assert [r["new_best"] for r in quality] == [m < min(measured[:i], default=float("inf")) for i, m in enumerate(measured)]
+    # a kept best lower than both generators at the end is what the model folder gets (made lowest here by hand)
+    (out / "best" / "best.json").write_text(json.dumps({**kept, "frechet_probe": 0.0}))
+    resumed = run_training("gan", tiny_data, out, overrides={"epochs": 2}, resume=True, progress=False)
+    assert resumed.card is not None and resumed.card.training["saved_generator"] == "best"
+    assert resumed.card.training["best"]["step"] == kept["step"]
+    assert resumed.card.training["generator_choice"]["frechet_probe"][f"best (step {kept['step']})"] == 0.0
+    served = load_model(out).generator.state_dict()
+    snapshot = load_file(str(out / "best" / "generator.safetensors"))
+    assert all(torch.equal(served[k].cpu(), snapshot[k]) for k in served)
+
+
+def test_offered_generators_replace_the_kept_best_only_when_lower(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    first, second = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    assert best.offer(tmp_path, {"average": (first, 5.0), "trained": (second, 4.0)}, step=1, images_seen=8)
+    kept = best.read_best(tmp_path)
+    assert kept is not None and (kept.step, kept.which, kept.frechet_probe) == (1, "trained", 4.0)
+    assert not best.offer(tmp_path, {"trained": (first, 4.5)}, step=2, images_seen=16)  # worse: the kept one stays
+    assert best.offer(tmp_path, {"average": (first, 3.0)}, step=3, images_seen=24)
+    target = torch.nn.Linear(3, 2)
+    assert best.load_best(tmp_path, target).step == 3 and torch.equal(target.weight, first.weight)
+    best.forget_after(tmp_path, 3)  # a resume from step 3 keeps it
+    assert best.read_best(tmp_path) is not None
+    best.forget_after(tmp_path, 2)  # one from step 2 retraces step 3: dropped
+    assert best.read_best(tmp_path) is None
+
+
+def test_keep_best_needs_quality_tracking_and_a_gan() -> None:
+    with pytest.raises(InvalidInputError, match="keep_best needs quality_every_steps > 0"):
+        build_config("gan", None, {"keep_best": True})
+    with pytest.raises(InvalidInputError, match="unknown option 'keep_best'"):
+        build_config("vae", None, {"keep_best": True})
 
 
 @pytest.mark.slow

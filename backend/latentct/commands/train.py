@@ -52,6 +52,12 @@ QualityEveryOpt = Annotated[
                  "metrics.jsonl and curves.png (0: only at the end; improved recipe: 500)."),
 ]
 
+KeepBestOpt = Annotated[
+    bool | None,
+    typer.Option("--keep-best/--no-keep-best", help="GAN: keep the generator with the lowest tracked Frechet distance "
+                 "in <out>/best/ and save it if it beats the end (needs --quality-every; improved recipe: on)."),
+]
+
 
 def _overrides(**values: Any) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
@@ -74,6 +80,7 @@ def train_gan_command(
     max_minutes: MaxMinutesOpt = None,
     precision: PrecisionOpt = None,
     quality_every: QualityEveryOpt = None,
+    keep_best: KeepBestOpt = None,
     resume: ResumeOpt = False,
     progress: ProgressOpt = True,
 ) -> None:
@@ -83,7 +90,7 @@ def train_gan_command(
 
     options = _overrides(epochs=epochs, batch_size=batch_size, device=device, seed=seed, ngf=ngf, ndf=ndf, threads=threads,
                          checkpoint_min_interval_s=checkpoint_interval, recipe=recipe, max_minutes=max_minutes,
-                         precision=precision, quality_every_steps=quality_every)
+                         precision=precision, quality_every_steps=quality_every, keep_best=keep_best)
     result = run_training("gan", data, out, config, options, resume=resume, progress=progress)
     _report(result.card)
 

@@ -74,6 +74,7 @@ class GANConfig(CommonConfig):
     d_norm: str = "batch"  # discriminator normalisation: "batch" (the paper's) or "spectral" (Miyato et al. 2018)
     ema_decay: float = 0.0  # exponential moving average of G's weights (0: none); the EMA generator is saved and served
     augment_fakes: bool = False  # apply the same random augmentation to generated images (DiffAugment-style)
+    keep_best: bool = False  # keep the generator with the lowest tracked Frechet distance and save it if it beats the end
 
 
 @dataclass
@@ -92,7 +93,8 @@ RECIPES: dict[str, dict[str, dict[str, Any]]] = {
     "gan": {
         "paper": {},
         "improved": {"loss": "hinge", "d_norm": "spectral", "ema_decay": 0.999, "augment_fakes": True,
-                     "aug_translate_px": 4.0, "instance_noise_sigma": 0.0, "quality_every_steps": 500},
+                     "aug_translate_px": 4.0, "instance_noise_sigma": 0.0, "quality_every_steps": 500,
+                     "keep_best": True},
     },
     "vae": {
         "paper": {},
@@ -175,6 +177,10 @@ def validate(config: CommonConfig) -> CommonConfig:
             raise InvalidInputError(f"d_norm must be 'batch' or 'spectral', got {config.d_norm!r}")
         if not 0 <= config.ema_decay < 1:
             raise InvalidInputError(f"ema_decay must be in [0, 1) (0: no moving average), got {config.ema_decay!r}")
+        if config.keep_best and not config.quality_every_steps:
+            raise InvalidInputError(
+                "keep_best needs quality_every_steps > 0: the best generator is chosen by the tracked Frechet distance"
+            )
         if not 0 <= config.instance_noise_sigma <= 2:
             raise InvalidInputError(f"instance_noise_sigma must be in [0, 2], got {config.instance_noise_sigma!r}")
         if not 0 < config.instance_noise_until <= 1:

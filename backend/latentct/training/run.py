@@ -23,7 +23,7 @@ from latentct.artifacts.checkpoints import TrainingState, has_training_state, lo
 from latentct.core.errors import ArtifactError, InvalidInputError
 from latentct.core.fsutil import atomic_write_text, ensure_writable_dir
 from latentct.core.provenance import provenance
-from latentct.training import quality
+from latentct.training import best, quality
 from latentct.training.augment import random_affine
 from latentct.training.config import CommonConfig, GANConfig, VAEConfig, arch_of, build_config, config_from_record
 from latentct.training.data import TrainingData, batches_per_epoch, check_batch_size, epoch_batches, open_split
@@ -38,7 +38,7 @@ SAMPLES_DIR = "samples"
 # Options that may change when a run is resumed; anything else must match what the run was started with.
 RESUMABLE_OPTIONS = {"epochs", "device", "threads", "log_every_steps", "checkpoint_every_steps", "checkpoint_min_interval_s",
                      "quality_samples", "probe_dir", "max_minutes", "quality_every_steps", "quality_track_samples",
-                     "precision"}
+                     "precision", "keep_best"}
 
 
 class Trainer(Protocol):
@@ -253,16 +253,22 @@ def _sample_images(trainer: Trainer, latents: torch.Tensor, runtime: Runtime) ->
 
 
 def _track_quality(trainer: Trainer, tracker: quality.QualityTracker, out: Path, step: int, images_seen: int,
-                   elapsed_s: float) -> None:
+                   elapsed_s: float, keep_best: bool = False) -> None:
     """One "quality" record in metrics.jsonl: the saved generator's distances and, with a weight average, the
-    trained generator's Frechet distance beside it (what the average buys, measured in the same run)."""
+    trained generator's Frechet distance beside it (what the average buys, measured in the same run). With
+    `keep_best`, the better of the two is kept in <out>/best/ when it beats every earlier record (`new_best`)."""
     record: dict[str, Any] = {"event": "quality", "step": step, "images_seen": images_seen, "time_s": round(elapsed_s, 1)}
     if hasattr(trainer, "prepare_average"):
         trainer.prepare_average()
     record.update(tracker.measure(trainer.generator))
     trained = getattr(trainer, "trained_generator", trainer.generator)
+    candidates = {"trained": (trained, float(record["frechet_probe"]))}
     if trained is not trainer.generator:
         record.update(tracker.measure(trained, prefix="trained_"))
+        candidates = {"average": (trainer.generator, float(record["frechet_probe"])),
+                      "trained": (trained, float(record["trained_frechet_probe"]))}
+    if keep_best:
+        record["new_best"] = best.offer(out, candidates, step, images_seen)
     trainer.train_mode()
     _append_metrics(out, record)
 
@@ -395,7 +401,8 @@ def _after_step(loop: _Loop, epoch: int, b: int, step: int, rng: torch.Generator
     config = loop.config
     if loop.tracker is not None and config.quality_every_steps and step % config.quality_every_steps == 0:
         images_seen = step * config.batch_size * loop.runtime.world_size
-        _track_quality(loop.trainer, loop.tracker, loop.out, step, images_seen, loop.elapsed())
+        _track_quality(loop.trainer, loop.tracker, loop.out, step, images_seen, loop.elapsed(),
+                       keep_best=bool(getattr(config, "keep_best", False)))
     every = config.checkpoint_every_steps
     if every and step % every == 0 and not last and loop.runtime.is_main:
         _checkpoint(loop.trainer, loop.out, Position(epoch, b + 1, step, loop.elapsed()), rng, config)
@@ -467,15 +474,34 @@ def _reconstruction_mae_hu(trainer: Trainer, images: torch.Tensor, runtime: Runt
     return float(torch.cat(errors).mean()) * (HU_RANGE[1] - HU_RANGE[0]) / 2
 
 
-def _choose_generator(trainer: Trainer, tracker: quality.QualityTracker | None) -> dict[str, Any]:
+def _choose_generator(trainer: Trainer, tracker: quality.QualityTracker | None, out: Path,
+                      keep_best: bool = False) -> dict[str, Any]:
     """A GAN with a weight average saves the better of the average and the trained generator (by Frechet distance
-    on the tracker's samples); without a tracker the average (standing statistics) is saved."""
+    on the tracker's samples); without a tracker the average (standing statistics) is saved. With `keep_best`, the
+    best generator kept during the run is saved instead when its distance is lower still."""
     if hasattr(trainer, "prepare_average"):
         trainer.prepare_average()
     if tracker is None or not hasattr(trainer, "choose_generator"):
         return {}
-    choice: dict[str, Any] = trainer.choose_generator(lambda g: float(tracker.measure(g)["frechet_probe"]))
-    return choice
+    def frechet(generator: nn.Module) -> float:
+        return float(tracker.measure(generator)["frechet_probe"])
+
+    choice: dict[str, Any] = trainer.choose_generator(frechet)
+    kept = best.read_best(out) if keep_best else None
+    if kept is None or not isinstance(trainer, GANTrainer):
+        return choice
+    scores = choice.get("generator_choice", {}).get("frechet_probe") or {"trained": round(frechet(trainer.generator), 3)}
+    scores = {**scores, f"best (step {kept.step})": round(kept.frechet_probe, 3)}
+    rule = ("the lowest Frechet distance on the tracker's samples: the average, the trained generator, or the best "
+            "kept during the run")
+    if kept.frechet_probe >= min(v for k, v in scores.items() if not k.startswith("best")):
+        return {**choice, "saved_generator": choice.get("saved_generator", "trained"),
+                "generator_choice": {"frechet_probe": scores, "rule": rule}}
+    best.load_best(out, trainer.trained_generator)
+    trainer.ship_trained = True
+    trainer.train_mode()
+    return {"saved_generator": "best", "best": {"step": kept.step, "images_seen": kept.images_seen, "which": kept.which},
+            "generator_choice": {"frechet_probe": scores, "rule": rule}}
 
 
 def _save_final(
@@ -536,6 +562,8 @@ def _run(
             )
         state = load_training_state(out)
         position = _restore(trainer, state, out)
+        if runtime.is_main:
+            best.forget_after(out, position.step)
         rng_state = state.tensors.get("rng_state")
         if position.epoch >= config.epochs:
             raise InvalidInputError(f"the run already trained {position.epoch} epoch(s); pass --epochs above that to continue")
@@ -554,7 +582,7 @@ def _run(
     position = _train_epochs(trainer, config, train, out, runtime, position, rng_state, progress, tracker)
     card = None
     if runtime.is_main:
-        choice = _choose_generator(trainer, tracker)
+        choice = _choose_generator(trainer, tracker, out, keep_best=bool(getattr(config, "keep_best", False)))
         metrics = _final_metrics(trainer, config, train, test, runtime)
         card = _save_final(trainer, config, arch, out, data, metrics, position, runtime, record or {}, choice)
     runtime.barrier()
