@@ -96,6 +96,11 @@ class ServedModel:
         form = form_name(self.form) if self.form is not None else "eager"
         return f"{self.device.type}-{precision}-channels_last-{form}" + ("-compiled" if self.compiled else "")
 
+    @property
+    def served_module(self) -> nn.Module:
+        """The serving form as a module (uncompiled), else the generator: what local directions render with."""
+        return self.form if self.form is not None else self.generator
+
     def run_forward(self, latents: torch.Tensor) -> torch.Tensor:
         """The compiled form if there is one, else the serving form, else the eager generator."""
         if self.forward is not None:  # not `or`: a compiled module has no bool

@@ -37,7 +37,7 @@ async def get_local_directions(
         raise OverloadedError("too many heavy requests are running; retry shortly", retry_after_s=2.0)
     started = time.perf_counter()
     async with slots:
-        directions, eigenvalues = await run_in_threadpool(local_directions, model.generator, latent,
+        directions, eigenvalues = await run_in_threadpool(local_directions, model.served_module, latent,
                                                           min(count, model.latent_dim))
     return LocalDirections(
         model=model.id, seed=params.seed, set=params.set_id, latent=latent.tolist(), count=len(directions),
