@@ -17,6 +17,7 @@ from pathlib import Path
 from torch import nn
 
 from latentct.artifacts._io import read_json, read_tensors, write_json, write_tensors
+from latentct.core.errors import ArtifactError
 from latentct.core.fsutil import atomic_directory
 
 BEST_DIR = "best"
@@ -35,7 +36,12 @@ class BestRecord:
 
 def read_best(out: Path) -> BestRecord | None:
     path = out / BEST_DIR / RECORD
-    return BestRecord(**read_json(path)) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        return BestRecord(**read_json(path))
+    except TypeError as exc:
+        raise ArtifactError(f"{path}: not a kept-best record ({exc})") from None
 
 
 def offer(out: Path, candidates: dict[str, tuple[nn.Module, float]], step: int, images_seen: int) -> bool:

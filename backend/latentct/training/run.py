@@ -483,6 +483,7 @@ def _choose_generator(trainer: Trainer, tracker: quality.QualityTracker | None, 
         trainer.prepare_average()
     if tracker is None or not hasattr(trainer, "choose_generator"):
         return {}
+
     def frechet(generator: nn.Module) -> float:
         return float(tracker.measure(generator)["frechet_probe"])
 
