@@ -70,6 +70,7 @@ def test_atomic_directory_builds_whole_or_not_at_all(tmp_path: Path) -> None:
         (build / "model.json").write_text("{}")
         assert not target.exists()
     assert _names(target) == ["model.json"]
+    assert stat.S_IMODE(target.stat().st_mode) == 0o755  # not mkdtemp's 0700: others may read a dataset or export
     with pytest.raises(InvalidInputError, match="already exists and is not empty"), atomic_directory(target):
         pytest.fail("the body must not run for an existing, non-empty target")
     with pytest.raises(RuntimeError), atomic_directory(target, overwrite=True) as build:
