@@ -3,6 +3,7 @@ and `discover` saving sets beside a model."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -149,7 +150,7 @@ def test_voynov_checkpoints_refuse_what_would_mix_two_runs(gan16: Path, tmp_path
     train_voynov(generator, 8, 16, config, progress=False, checkpoint=VoynovCheckpoint(folder, identity={"g": "a"}))
     with pytest.raises(InvalidInputError, match="already holds a Voynov checkpoint; add --resume to continue it"):
         train_voynov(generator, 8, 16, config, progress=False, checkpoint=VoynovCheckpoint(folder, identity={"g": "a"}))
-    with pytest.raises(InvalidInputError, match="was trained with lr = 0.0001, this run asks for 0.001; only steps"):
+    with pytest.raises(InvalidInputError, match=re.escape("was trained with lr = 0.0001, this run asks for 0.001; only steps")):
         train_voynov(generator, 8, 16, VoynovConfig(**{**vars(config), "lr": 1e-3}), progress=False,
                      checkpoint=VoynovCheckpoint(folder, resume=True, identity={"g": "a"}))
     with pytest.raises(InvalidInputError, match="was trained with g = 'a', this run has 'b'"):
