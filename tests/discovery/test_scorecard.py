@@ -11,9 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from latentct.artifacts.directions import load_scorecard
 from latentct.core.errors import InvalidInputError
+from latentct.core.hardware import cpu_has_native_bf16
 from latentct.discovery.discover import DiscoveryRequest, discover
 from latentct.discovery.scorecard import (
     MIN_EFFECT_SD,
@@ -88,6 +90,10 @@ def test_scorecard_of_a_tiny_model_with_its_supervised_reference(tiny_models: Pa
     assert card == load_scorecard(model_dir)
     card_json = card.to_json()
     assert card.reference == "supervised"
+    assert card_json["config"]["precision"] == "fp32" and card_json["precision_used"] == "fp32"
+    assert list(card_json).index("precision_used") == list(card_json).index("config") + 1
+    assert ScorecardConfig(precision="bf16").resolved_precision(torch.device("cpu")) == "bf16"
+    assert ScorecardConfig().resolved_precision(torch.device("cpu")) == ("bf16" if cpu_has_native_bf16() else "fp32")
     assert card.paper_factors == ["brightness", "centre_of_mass_y"]  # no phantom factors: every probe factor
     reference = card_json["sets"]["supervised"]
     assert reference["normalised"]["paper_score"] == pytest.approx(1.0)

@@ -310,8 +310,9 @@ class Scorecard:
         cell = row.per_factor.get(factor) if row is not None else None
         return None if cell is None else cell.direction
 
-    ORDER: ClassVar[tuple[str, ...]] = ("model_id", "generator_checksum", "config", "factor_names", "paper_factors",
-                                        "natural_sd", "probe_checksum", "rule", "pool", "reference", "sets")
+    ORDER: ClassVar[tuple[str, ...]] = ("model_id", "generator_checksum", "config", "precision_used", "factor_names",
+                                        "paper_factors", "natural_sd", "probe_checksum", "rule", "pool", "reference",
+                                        "sets")
 
     def to_json(self) -> JsonDict:
         """The file's fields in the order discovery/scorecard.py writes them (shipped scorecards round-trip)."""

@@ -79,9 +79,13 @@ class ScorecardConfig:
             raise InvalidInputError(f"precision must be 'auto', 'fp32' or 'bf16', got {self.precision!r}")
         return self
 
-    def autocast(self, device: torch.device) -> contextlib.AbstractContextManager[Any]:
+    def resolved_precision(self, device: torch.device) -> str:
+        """What `precision` means on `device`: "bf16" or "fp32" (recorded on the card beside the option)."""
         native = device.type == "cuda" or cpu_has_native_bf16()
-        if self.precision == "bf16" or (self.precision == "auto" and native):
+        return "bf16" if self.precision == "bf16" or (self.precision == "auto" and native) else "fp32"
+
+    def autocast(self, device: torch.device) -> contextlib.AbstractContextManager[Any]:
+        if self.resolved_precision(device) == "bf16":
             return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
@@ -340,7 +344,7 @@ def build_scorecard(model_dir: Path | str, set_ids: list[str], config: Scorecard
         scored[set_id]["checksum"] = s.checksum
     raw = {
         "model_id": model.id, "generator_checksum": model.generator_checksum, "config": asdict(config),
-        "factor_names": factor_names, "paper_factors": paper,
+        "precision_used": config.resolved_precision(torch_device), "factor_names": factor_names, "paper_factors": paper,
         "natural_sd": dict(zip(factor_names, natural_sd.round(5).tolist(), strict=True)),
         "probe_checksum": getattr(probe, "meta", {}).get("checksum"),
         "rule": {"min_effect_sd": MIN_EFFECT_SD, "min_share": MIN_SHARE, "min_sign_agreement": MIN_SIGN_AGREEMENT,
