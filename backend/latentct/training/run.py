@@ -262,12 +262,12 @@ def _track_quality(trainer: Trainer, tracker: quality.QualityTracker, out: Path,
         trainer.prepare_average()
     record.update(tracker.measure(trainer.generator))
     trained = getattr(trainer, "trained_generator", trainer.generator)
-    candidates = {"trained": (trained, float(record["frechet_probe"]))}
     if trained is not trainer.generator:
         record.update(tracker.measure(trained, prefix="trained_"))
-        candidates = {"average": (trainer.generator, float(record["frechet_probe"])),
-                      "trained": (trained, float(record["trained_frechet_probe"]))}
     if keep_best:
+        candidates = {"trained": (trained, float(record.get("trained_frechet_probe", record["frechet_probe"])))}
+        if trained is not trainer.generator:
+            candidates["average"] = (trainer.generator, float(record["frechet_probe"]))
         record["new_best"] = best.offer(out, candidates, step, images_seen)
     trainer.train_mode()
     _append_metrics(out, record)
