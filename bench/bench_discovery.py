@@ -1,4 +1,4 @@
-"""Discovery time on the demo models: the Jacobian method against SeFa and GANSpace (closed forms), the paper's
+"""Discovery time on the demo models: the Jacobian method against SeFa, GANSpace and ICA (closed forms), the paper's
 Voynov configuration (timed for a few steps, extrapolated to its 3000) and the scorecard's rendering of one set,
 each with the eager generator (the baseline) and with the fused form discovery now renders with, in one run.
 
@@ -19,6 +19,7 @@ from torch import nn
 from latentct.artifacts import load_model
 from latentct.artifacts.probe import load_probe
 from latentct.discovery.closed_form import ganspace, sefa
+from latentct.discovery.methods.ica import IcaConfig, ica_directions
 from latentct.discovery.methods.jacobian import JacobianConfig, jacobian_directions
 from latentct.discovery.scorecard import ScorecardConfig, factor_slopes
 from latentct.discovery.voynov import VoynovConfig, train_voynov
@@ -61,7 +62,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     probe = load_probe(args.probe, torch.device("cpu"))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); each timing: eager generator / fused form")
-    print(f"{'model':16s} {'sefa s':>7s} {'ganspace s':>10s} {'jacobian s':>13s} {'voynov paper s/step':>20s} "
+    print(f"{'model':16s} {'sefa s':>7s} {'ganspace s':>10s} {'ica s':>6s} {'jacobian s':>13s} {'voynov paper s/step':>20s} "
           f"{'-> 3000 steps min':>18s} {'scorecard, one set s':>21s}")
     for path in args.models:
         model = load_model(path)
@@ -69,10 +70,11 @@ def main() -> None:
         forms = (model.generator, model.fused_generator)
         t_sefa = timed(lambda: sefa(g, d, d))  # noqa: B023 (called at once)
         t_ganspace = timed(lambda: ganspace(g, d, d, progress=False))  # noqa: B023
+        t_ica = timed(lambda: ica_directions(g, d, d // 2, IcaConfig()))  # noqa: B023
         t_jacobian = [jacobian_seconds(f, d) for f in forms]
         per_step = [voynov_seconds_per_step(f, d, model.image_size, args.voynov_steps) for f in forms]
         t_set = [scorecard_set_seconds(f, probe, d) for f in forms]
-        print(f"{model.id:16s} {t_sefa:7.3f} {t_ganspace:10.1f} {t_jacobian[0]:6.1f} /{t_jacobian[1]:5.1f} "
+        print(f"{model.id:16s} {t_sefa:7.3f} {t_ganspace:10.1f} {t_ica:6.1f} {t_jacobian[0]:6.1f} /{t_jacobian[1]:5.1f} "
               f"{per_step[0]:12.2f} /{per_step[1]:5.2f} {per_step[0] * 50:9.0f} /{per_step[1] * 50:6.0f} "
               f"{t_set[0]:13.1f} /{t_set[1]:5.1f}")
 

@@ -12,7 +12,7 @@ VOYNOV_MINUTES=${VOYNOV_MINUTES:-28}
 mkdir -p runs
 
 for model in models/phantom-dcgan models/phantom-vae; do
-  for method in sefa ganspace random axes jacobian supervised; do
+  for method in sefa ganspace ica random axes jacobian supervised; do
     latentct discover --model "$model" --method "$method" --threads 1
   done
   # GANSpace of the generated image (pooled to 32 px) beside block 2's

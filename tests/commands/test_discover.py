@@ -41,6 +41,8 @@ def model_copy(tiny_models: Path, tmp_path: Path) -> Path:
         (["--method", "supervised", "--probe", "/nonexistent/probe"], "probe"),
         (["--method", "sefa", "--checkpoint", "run"], "--checkpoint applies to method 'voynov' only, not to 'sefa'"),
         (["--method", "voynov", "--resume"], "--resume needs --checkpoint DIR"),
+        (["--method", "ica", "--ica-contrast", "tanh"], "ICA contrast 'tanh' is unknown; allowed: kurtosis, logcosh"),
+        (["--method", "ica", "-k", "1", "--ganspace-samples", "64"], "-k 1 does not fit method 'ica': it gives 2..63"),
     ],
 )
 def test_discover_bad_input_is_one_line(

@@ -13,13 +13,15 @@ ThreadsOption = Annotated[int, typer.Option("--threads", help="torch CPU threads
 
 # `latentct discover` options; most apply to one method only, as their help says.
 MethodOption = Annotated[
-    str, typer.Option("--method", help="voynov, sefa, ganspace, jacobian, supervised (a reference), random or axes.")
+    str, typer.Option("--method", help="voynov, sefa, ganspace, ica, jacobian, supervised (a reference), random or axes.")
 ]
 DirectionModelOption = Annotated[
     str, typer.Option("--direction-model", help="Voynov only: unit, ortho (K = latent size) or linear.")
 ]
 ReconstructorOption = Annotated[str, typer.Option("--reconstructor", help="Voynov only: lenet or resnet18.")]
-CountOption = Annotated[int | None, typer.Option("-k", "--count", help="Number of directions K (default: the latent size).")]
+CountOption = Annotated[
+    int | None, typer.Option("-k", "--count", help="Number of directions K (default: the latent size; ica: half of it).")
+]
 VoynovStepsOption = Annotated[int, typer.Option("--steps", help="Voynov training steps (paper: 3000).", min=1)]
 VoynovBatchSizeOption = Annotated[int, typer.Option("--batch-size", help="Voynov batch size (paper: 128).", min=1)]
 LrOption = Annotated[float, typer.Option("--lr", help="Voynov Adam learning rate for both nets (paper: 1e-4).")]
@@ -31,9 +33,19 @@ SetIdOption = Annotated[
 ]
 SeedOption = Annotated[int, typer.Option("--seed", help="Seed of every random choice.")]
 GanspaceBlockOption = Annotated[
-    int, typer.Option("--ganspace-block", help="GANSpace: PCA after this generator block (0: of the image, pooled to 32 px).")
+    int, typer.Option("--ganspace-block", help="GANSpace and ICA: PCA after this generator block (0: of the image, "
+                      "pooled to 32 px).")
 ]
-GanspaceSamplesOption = Annotated[int, typer.Option("--ganspace-samples", help="GANSpace: samples for the PCA.", min=16)]
+GanspaceSamplesOption = Annotated[
+    int | None,
+    typer.Option("--ganspace-samples", help="GANSpace and ICA: prior samples (default: 2048 GANSpace, 4096 ICA).", min=16),
+]
+IcaRestartsOption = Annotated[
+    int, typer.Option("--ica-restarts", help="ICA: FastICA starts; the most non-Gaussian result is kept.", min=1, max=1000)
+]
+IcaContrastOption = Annotated[
+    str, typer.Option("--ica-contrast", help="ICA: kurtosis (sub-Gaussian factors such as uniform pose) or logcosh.")
+]
 MaxMinutesOption = Annotated[
     float | None,
     typer.Option("--max-minutes", help="Voynov: stop training after this many minutes (steps done are recorded)."),
@@ -85,7 +97,9 @@ def discover_command(
     set_id: SetIdOption = None,
     seed: SeedOption = 0,
     ganspace_block: GanspaceBlockOption = 2,
-    ganspace_samples: GanspaceSamplesOption = 2048,
+    ganspace_samples: GanspaceSamplesOption = None,
+    ica_restarts: IcaRestartsOption = 8,
+    ica_contrast: IcaContrastOption = "kurtosis",
     max_minutes: MaxMinutesOption = None,
     checkpoint: CheckpointOption = None,
     resume: ResumeOption = False,
@@ -114,6 +128,8 @@ def discover_command(
         set_id=set_id,
         ganspace_block=ganspace_block,
         ganspace_samples=ganspace_samples,
+        ica_restarts=ica_restarts,
+        ica_contrast=ica_contrast,
         amp_bf16=amp,
         max_minutes=max_minutes,
         preset=preset,

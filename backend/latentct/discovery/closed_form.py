@@ -183,20 +183,41 @@ def ganspace_from_features(
 
     Returns (directions [K, latent] unit rows, explained variance ratio [K]).
     """
+    activations, z = sample_features(feature_fn, latent_dim, n_samples, seed, batch_size, device, progress,
+                                     "ganspace activations")
+    coordinates, variances, total = principal_components(activations, count)
+    return latent_moves(coordinates, z), (variances / total).float()
+
+
+def sample_features(
+    feature_fn: Callable[[torch.Tensor], torch.Tensor],
+    latent_dim: int,
+    n_samples: int,
+    seed: int = 0,
+    batch_size: int = 256,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+    desc: str = "activations",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(features [N, F] float32, z [N, latent] float32) for N seeded prior samples, both on the CPU."""
     rng = torch.Generator().manual_seed(seed)
     z = torch.randn(n_samples, latent_dim, generator=rng)  # CPU so the same seed gives the same set anywhere
     chunks = []
     with torch.no_grad():
-        for start in tqdm(range(0, n_samples, batch_size), desc="ganspace activations", disable=not progress):
+        for start in tqdm(range(0, n_samples, batch_size), desc=desc, disable=not progress):
             chunks.append(feature_fn(z[start : start + batch_size].to(device)).float().cpu())
-    activations = torch.cat(chunks)  # (N, F)
-    coordinates, variances, total = principal_components(activations, count)
+    return torch.cat(chunks), z
+
+
+def latent_moves(coordinates: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Unit latent directions [K, latent] that go with each column of `coordinates` [N, K] (least squares of z on
+    them), each signed so that its largest component is positive."""
     latents = z.to(torch.float64) - z.to(torch.float64).mean(dim=0, keepdim=True)
-    # z ~ coordinates @ B: row k of B is the latent move that goes with one unit of component k
-    regression = torch.linalg.lstsq(coordinates, latents).solution  # (K, latent)
+    # z ~ coordinates @ B: row k of B is the latent move that goes with one unit of coordinate k
+    regression = torch.linalg.lstsq(coordinates.to(torch.float64), latents).solution  # (K, latent)
     directions = F.normalize(regression, dim=1)
     signs = torch.sign(directions.gather(1, directions.abs().argmax(dim=1, keepdim=True)))
-    return (directions * signs).float(), (variances / total).float()
+    return (directions * signs).float()
 
 
 def ganspace(
@@ -219,11 +240,11 @@ def ganspace(
         directions,
         [{"explained_variance": round(float(v), 5)} for v in explained],
         {"seconds": round(time.perf_counter() - started, 3), "explained_variance_total": round(float(explained.sum()), 5)},
-        {"block": block, "n_samples": n_samples, "seed": seed, "layer": _layer_name(block)},
+        {"block": block, "n_samples": n_samples, "seed": seed, "layer": layer_name(block)},
     )
 
 
-def _layer_name(block: int) -> str:
+def layer_name(block: int) -> str:
     if block == IMAGE_LAYER:
         return f"the generated image, average-pooled to {IMAGE_FEATURE_PX} px"
     return f"after the nonlinearity of block {block}"

@@ -14,6 +14,7 @@ from latentct.core.errors import InvalidInputError
 from latentct.core.provenance import provenance
 from latentct.discovery.common import load_for_discovery
 from latentct.discovery.methods import MethodContext, get_method, method_names
+from latentct.discovery.methods.ica import CONTRASTS
 from latentct.nets.directions import DIRECTION_MODELS
 from latentct.nets.reconstructors import RECONSTRUCTORS
 
@@ -44,7 +45,9 @@ class DiscoveryRequest:
     seed: int = 0
     set_id: str | None = None
     ganspace_block: int = 2
-    ganspace_samples: int = 2048
+    ganspace_samples: int | None = None  # GANSpace and ICA: prior samples (default: 2048 GANSpace, 4096 ICA)
+    ica_restarts: int = 8
+    ica_contrast: str = "kurtosis"
     amp_bf16: bool = False
     rca_samples: int = 1024
     max_minutes: float | None = None
@@ -74,6 +77,8 @@ class DiscoveryRequest:
         if self.reconstructor not in RECONSTRUCTORS:
             raise InvalidInputError(f"reconstructor {self.reconstructor!r} is unknown; allowed: {', '.join(RECONSTRUCTORS)}")
         self._check_checkpointing()
+        if self.method == "ica" and self.ica_contrast not in CONTRASTS:
+            raise InvalidInputError(f"ICA contrast {self.ica_contrast!r} is unknown; allowed: {', '.join(CONTRASTS)}")
         count = self.resolved_count(latent_dim)
         if count < 1:
             raise InvalidInputError(f"-k {count}: a set needs at least one direction (K >= 1)")
@@ -94,8 +99,18 @@ class DiscoveryRequest:
         if self.resume and self.checkpoint_dir is None:
             raise InvalidInputError("--resume needs --checkpoint DIR: the folder of the Voynov run to continue")
 
+    def resolved_samples(self) -> int:
+        """GANSpace's and ICA's sample count: as asked, else the method's default (ICA needs more for its
+        fourth moments)."""
+        if self.ganspace_samples is not None:
+            return int(self.ganspace_samples)
+        return 4096 if self.method == "ica" else 2048
+
     def resolved_count(self, latent_dim: int) -> int:
-        return latent_dim if self.count is None else int(self.count)
+        if self.count is not None:
+            return int(self.count)
+        default = get_method(self.method).default_count
+        return latent_dim if default is None else default(latent_dim)
 
     def resolved_set_id(self) -> str:
         if self.set_id:

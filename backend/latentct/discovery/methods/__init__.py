@@ -38,6 +38,7 @@ class Method:
     run: Callable[[MethodContext], MethodOutput]
     max_count: Callable[[int], int]  # latent_dim -> the most directions it gives
     needs_probe: bool = False  # the supervised reference reads factors through the phantom probe
+    default_count: Callable[[int], int] | None = None  # latent_dim -> K when -k is not given (None: the latent size)
 
 
 METHODS: dict[str, Method] = {}
@@ -49,7 +50,12 @@ def register(method: Method) -> Method:
 
 
 def _load_all() -> None:
-    from latentct.discovery.methods import builtin, jacobian_method, supervised_method  # noqa: F401  (they register)
+    from latentct.discovery.methods import (  # noqa: F401  (they register)
+        builtin,
+        ica_method,
+        jacobian_method,
+        supervised_method,
+    )
 
 
 def method_names() -> tuple[str, ...]:

@@ -57,7 +57,7 @@ def run_sefa(context: MethodContext) -> MethodOutput:
 def run_ganspace(context: MethodContext) -> MethodOutput:
     request, model = context.request, context.model
     result = ganspace(model.generator, model.latent_dim, request.resolved_count(model.latent_dim),
-                      block=request.ganspace_block, n_samples=request.ganspace_samples, seed=request.seed,
+                      block=request.ganspace_block, n_samples=request.resolved_samples(), seed=request.seed,
                       device=context.device, progress=context.progress)
     return MethodOutput(result)
 
