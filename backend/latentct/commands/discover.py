@@ -38,10 +38,14 @@ GanspaceBlockOption = Annotated[
 ]
 GanspaceSamplesOption = Annotated[
     int | None,
-    typer.Option("--ganspace-samples", help="GANSpace and ICA: prior samples (default: 2048 GANSpace, 4096 ICA).", min=16),
+    typer.Option("--ganspace-samples", help="GANSpace and ICA: prior samples (default: 2048 GANSpace, 8192 ICA).", min=16),
 ]
 IcaRestartsOption = Annotated[
     int, typer.Option("--ica-restarts", help="ICA: FastICA starts; the most non-Gaussian result is kept.", min=1, max=1000)
+]
+IcaResamplesOption = Annotated[
+    int, typer.Option("--ica-resamples", help="ICA: independent prior samples; the components that come back in "
+                      "them are kept, most stable first (1: a single run).", min=1, max=100)
 ]
 IcaContrastOption = Annotated[
     str, typer.Option("--ica-contrast", help="ICA: kurtosis (sub-Gaussian factors such as uniform pose) or logcosh.")
@@ -99,6 +103,7 @@ def discover_command(
     ganspace_block: GanspaceBlockOption = 2,
     ganspace_samples: GanspaceSamplesOption = None,
     ica_restarts: IcaRestartsOption = 8,
+    ica_resamples: IcaResamplesOption = 5,
     ica_contrast: IcaContrastOption = "kurtosis",
     max_minutes: MaxMinutesOption = None,
     checkpoint: CheckpointOption = None,
@@ -129,6 +134,7 @@ def discover_command(
         ganspace_block=ganspace_block,
         ganspace_samples=ganspace_samples,
         ica_restarts=ica_restarts,
+        ica_resamples=ica_resamples,
         ica_contrast=ica_contrast,
         amp_bf16=amp,
         max_minutes=max_minutes,

@@ -45,8 +45,9 @@ class DiscoveryRequest:
     seed: int = 0
     set_id: str | None = None
     ganspace_block: int = 2
-    ganspace_samples: int | None = None  # GANSpace and ICA: prior samples (default: 2048 GANSpace, 4096 ICA)
+    ganspace_samples: int | None = None  # GANSpace and ICA: prior samples (default: 2048 GANSpace, 8192 ICA)
     ica_restarts: int = 8
+    ica_resamples: int = 5
     ica_contrast: str = "kurtosis"
     amp_bf16: bool = False
     rca_samples: int = 1024
@@ -104,7 +105,7 @@ class DiscoveryRequest:
         fourth moments)."""
         if self.ganspace_samples is not None:
             return int(self.ganspace_samples)
-        return 4096 if self.method == "ica" else 2048
+        return 8192 if self.method == "ica" else 2048
 
     def resolved_count(self, latent_dim: int) -> int:
         if self.count is not None:

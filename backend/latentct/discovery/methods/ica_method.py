@@ -9,7 +9,7 @@ from latentct.discovery.methods.ica import IcaConfig, ica_directions
 def run(context: MethodContext) -> MethodOutput:
     request, model = context.request, context.model
     config = IcaConfig(block=request.ganspace_block, samples=request.resolved_samples(), restarts=request.ica_restarts,
-                       contrast=request.ica_contrast, seed=request.seed)
+                       resamples=request.ica_resamples, contrast=request.ica_contrast, seed=request.seed)
     count = request.resolved_count(model.latent_dim)
     # activation_after_block reads the generator's blocks: the eager network, as GANSpace does
     result = ica_directions(model.generator, model.latent_dim, count, config, context.device, context.progress)
