@@ -16,7 +16,7 @@ def run(context: MethodContext) -> MethodOutput:
     return MethodOutput(result)
 
 
-# K defaults to half the latent size: on both demo models K = 16 separated more paper factors than 12, 20 or 32
-# (docs/discovery.md#ica); the top 32 components of a 32-d latent hold the near-Gaussian rest as well
+# K defaults to half the latent size, chosen on the demo VAE's scorecard against 12, 20 and 32
+# (docs/discovery.md#ica-how-k-was-chosen): the top 32 components of a 32-d latent hold the near-Gaussian rest too
 register(Method("ica", "FastICA of GANSpace's top-K principal components, regressed onto z", run, lambda latent: 10_000,
                 default_count=lambda latent: max(2, latent // 2)))
