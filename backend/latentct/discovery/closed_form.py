@@ -29,6 +29,11 @@ class ClosedFormResult:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+def largest_component_positive(directions: torch.Tensor) -> torch.Tensor:
+    """Rows [K, D] with each row's arbitrary sign fixed so that its largest component is positive (reproducible)."""
+    return directions * torch.sign(directions.gather(1, directions.abs().argmax(dim=1, keepdim=True)))
+
+
 def _check_count(method: str, count: int, maximum: int, what: str) -> None:
     if not 1 <= count <= maximum:
         raise InvalidInputError(
@@ -79,9 +84,7 @@ def sefa_from_weight(weight: torch.Tensor, count: int) -> tuple[torch.Tensor, to
     eigenvalues, eigenvectors = torch.linalg.eigh(w @ w.T)  # ascending
     order = torch.argsort(eigenvalues, descending=True)[:count]
     directions = eigenvectors[:, order].T  # (K, latent)
-    # Fix each eigenvector's arbitrary sign so the result is reproducible: largest component positive.
-    signs = torch.sign(directions.gather(1, directions.abs().argmax(dim=1, keepdim=True)))
-    return (directions * signs).float(), eigenvalues[order].float()
+    return largest_component_positive(directions).float(), eigenvalues[order].float()
 
 
 def sefa(generator: nn.Module, latent_dim: int, count: int) -> ClosedFormResult:
@@ -226,9 +229,7 @@ def latent_moves(coordinates: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     latents = z.to(torch.float64) - z.to(torch.float64).mean(dim=0, keepdim=True)
     # z ~ coordinates @ B: row k of B is the latent move that goes with one unit of coordinate k
     regression = torch.linalg.lstsq(coordinates.to(torch.float64), latents).solution  # (K, latent)
-    directions = F.normalize(regression, dim=1)
-    signs = torch.sign(directions.gather(1, directions.abs().argmax(dim=1, keepdim=True)))
-    return (directions * signs).float()
+    return largest_component_positive(F.normalize(regression, dim=1)).float()
 
 
 def ganspace(

@@ -14,7 +14,7 @@ from latentct.core.errors import InvalidInputError
 from latentct.core.provenance import provenance
 from latentct.discovery.common import load_for_discovery
 from latentct.discovery.methods import MethodContext, get_method, method_names
-from latentct.discovery.methods.ica import CONTRASTS
+from latentct.discovery.methods.ica import IcaConfig
 from latentct.nets.directions import DIRECTION_MODELS
 from latentct.nets.reconstructors import RECONSTRUCTORS
 
@@ -78,8 +78,8 @@ class DiscoveryRequest:
         if self.reconstructor not in RECONSTRUCTORS:
             raise InvalidInputError(f"reconstructor {self.reconstructor!r} is unknown; allowed: {', '.join(RECONSTRUCTORS)}")
         self._check_checkpointing()
-        if self.method == "ica" and self.ica_contrast not in CONTRASTS:
-            raise InvalidInputError(f"ICA contrast {self.ica_contrast!r} is unknown; allowed: {', '.join(CONTRASTS)}")
+        if self.method == "ica":  # before the model is loaded; the same check the method runs
+            self.ica_config().check()
         count = self.resolved_count(latent_dim)
         if count < 1:
             raise InvalidInputError(f"-k {count}: a set needs at least one direction (K >= 1)")
@@ -99,6 +99,10 @@ class DiscoveryRequest:
             raise InvalidInputError(f"--checkpoint applies to method 'voynov' only, not to {self.method!r}")
         if self.resume and self.checkpoint_dir is None:
             raise InvalidInputError("--resume needs --checkpoint DIR: the folder of the Voynov run to continue")
+
+    def ica_config(self) -> IcaConfig:
+        return IcaConfig(block=self.ganspace_block, samples=self.resolved_samples(), restarts=self.ica_restarts,
+                         resamples=self.ica_resamples, contrast=self.ica_contrast, seed=self.seed)
 
     def resolved_samples(self) -> int:
         """GANSpace's and ICA's sample count: as asked, else the method's default (ICA needs more for its

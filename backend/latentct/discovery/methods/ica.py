@@ -29,6 +29,7 @@ from latentct.core.errors import InvalidInputError
 from latentct.discovery.closed_form import (
     ClosedFormResult,
     activation_after_block,
+    largest_component_positive,
     latent_moves,
     layer_name,
     principal_components,
@@ -188,7 +189,7 @@ def stable_components(runs: list[torch.Tensor], count: int) -> tuple[torch.Tenso
         inside = labels == label
         block = similarity[inside][:, inside]
         central = int(block.sum(dim=1).argmax())
-        signs = torch.sign(members[inside] @ members[inside][central]).clamp(min=0) * 2 - 1
+        signs = torch.where(members[inside] @ members[inside][central] >= 0, 1.0, -1.0).to(members.dtype)
         direction = torch.nn.functional.normalize((members[inside] * signs[:, None]).sum(dim=0), dim=0)
         size = int(inside.sum())
         within = float((block.sum() - size) / max(size * (size - 1), 1)) if size > 1 else 0.0
@@ -196,6 +197,5 @@ def stable_components(runs: list[torch.Tensor], count: int) -> tuple[torch.Tenso
         stability = within - between
         found.append((stability, direction, {"stability": round(stability, 4), "resamples": len(run_of[inside].unique())}))
     found.sort(key=lambda item: -item[0])
-    directions = torch.stack([item[1] for item in found])
-    signs = torch.sign(directions.gather(1, directions.abs().argmax(dim=1, keepdim=True)))
-    return (directions * signs).float().contiguous(), [item[2] for item in found]
+    directions = largest_component_positive(torch.stack([item[1] for item in found]))
+    return directions.float().contiguous(), [item[2] for item in found]

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from latentct.discovery.methods import Method, MethodContext, MethodOutput, register
-from latentct.discovery.methods.ica import IcaConfig, ica_directions
+from latentct.discovery.methods.ica import ica_directions
 
 
 def run(context: MethodContext) -> MethodOutput:
     request, model = context.request, context.model
-    config = IcaConfig(block=request.ganspace_block, samples=request.resolved_samples(), restarts=request.ica_restarts,
-                       resamples=request.ica_resamples, contrast=request.ica_contrast, seed=request.seed)
     count = request.resolved_count(model.latent_dim)
     # activation_after_block reads the generator's blocks: the eager network, as GANSpace does
-    result = ica_directions(model.generator, model.latent_dim, count, config, context.device, context.progress)
+    result = ica_directions(model.generator, model.latent_dim, count, request.ica_config(), context.device,
+                            context.progress)
     return MethodOutput(result)
 
 

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from latentct.core.checks import check_range
 from latentct.core.errors import InvalidInputError
-from latentct.discovery.closed_form import ClosedFormResult
+from latentct.discovery.closed_form import ClosedFormResult, largest_component_positive
 
 
 @dataclass
@@ -62,9 +62,7 @@ def _eigen_directions(metric: torch.Tensor, count: int) -> tuple[torch.Tensor, t
     """Top-`count` eigenvectors as unit rows (sign: largest component positive) and their eigenvalues, descending."""
     eigenvalues, vectors = torch.linalg.eigh(metric)
     order = torch.argsort(eigenvalues, descending=True)[:count]
-    directions = vectors[:, order].T
-    signs = torch.sign(directions.gather(1, directions.abs().argmax(dim=1, keepdim=True)))
-    return (directions * signs).float().contiguous(), eigenvalues[order].clamp(min=0)
+    return largest_component_positive(vectors[:, order].T).float().contiguous(), eigenvalues[order].clamp(min=0)
 
 
 def _check_count(count: int, latent_dim: int) -> None:
