@@ -91,6 +91,13 @@ def test_stable_components_keep_what_every_resample_finds_and_rank_the_rest_last
     assert torch.allclose(directions.norm(dim=1), torch.ones(4), atol=1e-5)
 
 
+def test_stable_components_return_as_many_directions_as_asked_when_distances_tie() -> None:
+    axes = torch.eye(4)  # two resamples that found four mutually orthogonal directions: every |cos| is 0, every merge ties
+    directions, metrics = stable_components([axes[:2], axes[2:]], 2)
+    assert directions.shape == (2, 4) and len(metrics) == 2  # a cut at a height would merge all four into one
+    assert torch.allclose(directions.norm(dim=1), torch.ones(2), atol=1e-6)
+
+
 def test_randomised_pca_of_a_wide_sample_matches_the_exact_subspace(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = torch.Generator().manual_seed(3)
     scales = torch.tensor([5.0, 4.0, 3.0, 2.0, 1.0, 0.5, 0.25, 0.1])

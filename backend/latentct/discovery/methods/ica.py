@@ -174,7 +174,7 @@ def stable_components(runs: list[torch.Tensor], count: int) -> tuple[torch.Tenso
     its stability index is the mean |cos| inside the cluster minus the mean |cos| to the other clusters' members.
     Clusters are returned most stable first, with how many resamples they were found in.
     """
-    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.cluster.hierarchy import cut_tree, linkage
     from scipy.spatial.distance import squareform
 
     members = torch.cat(runs).to(torch.float64)  # [R * K, latent]
@@ -183,7 +183,10 @@ def stable_components(runs: list[torch.Tensor], count: int) -> tuple[torch.Tenso
     distance = (1.0 - similarity).numpy()
     distance = (distance + distance.T) / 2
     distance[range(len(distance)), range(len(distance))] = 0.0
-    labels = torch.from_numpy(fcluster(linkage(squareform(distance, checks=False), "average"), count, "maxclust"))
+    # cut_tree follows the merge order, so it yields exactly `count` clusters even where merge heights tie
+    # (fcluster's maxclust cuts at a height and can return fewer: a set shorter than asked for)
+    tree = linkage(squareform(distance, checks=False), "average")
+    labels = torch.from_numpy(cut_tree(tree, n_clusters=min(count, len(members)))[:, 0].copy())
     found: list[tuple[float, torch.Tensor, dict[str, float]]] = []
     for label in labels.unique().tolist():
         inside = labels == label
