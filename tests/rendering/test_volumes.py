@@ -16,7 +16,7 @@ from latentct.artifacts.cards import Scorecard
 from latentct.artifacts.probe import Probe, load_probe
 from latentct.core.errors import InvalidInputError
 from latentct.core.hu import unit_to_hu
-from latentct.rendering.volume_export import SERIES_DESCRIPTION, export_volume, nifti_affine
+from latentct.rendering.volume_export import SERIES_DESCRIPTION, export_volume, nifti_affine, nifti_bytes
 from latentct.rendering.volume_metrics import measure_volume, summary_lines
 from latentct.rendering.volumes import Volume, VolumeModel, VolumeRequest, build_volume, reformat, slice_direction
 from tests.rendering.volume_fixtures import make_volume_world
@@ -135,6 +135,15 @@ def test_nifti_reads_back_with_nibabel(straight: Volume, tmp_path: Path) -> None
     assert not list(tmp_path.glob(".*"))  # the temporary file was renamed
     with pytest.raises(InvalidInputError, match="already exists"):
         export_volume(straight, out)
+
+
+def test_nifti_bytes_do_not_depend_on_the_clock(straight: Volume, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gzip
+
+    first = nifti_bytes(straight)
+    monkeypatch.setattr(gzip.time, "time", lambda: 2_000_000_000.0)  # a later second, as between two requests
+    assert nifti_bytes(straight) == first  # a GET and a POST of one latent, or a cache, see the same bytes
+    assert first[4:8] == bytes(4)  # the gzip header's MTIME is 0
 
 
 def test_dicom_series_reads_back_with_pydicom(straight: Volume, tmp_path: Path) -> None:

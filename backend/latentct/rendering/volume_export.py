@@ -47,7 +47,8 @@ def nifti_bytes(volume: Volume, compressed: bool = True) -> bytes:
     image.set_qform(nifti_affine(volume), code=1)
     image.set_sform(nifti_affine(volume), code=1)
     raw = image.to_bytes()
-    return gzip.compress(raw, compresslevel=6) if compressed else raw
+    # mtime=0: the same volume gives the same bytes at any time (cacheable; a GET and a POST of one latent agree)
+    return gzip.compress(raw, compresslevel=6, mtime=0) if compressed else raw
 
 
 def _series_header(volume: Volume, study: str, series: str, frame: str, when: datetime) -> Dataset:
