@@ -125,7 +125,10 @@ def test_hover_reads_hu_within_the_stated_resolution(tab: Tab, server: Server, m
         resolution = float(readout.get_attribute("data-resolution"))
         lo, hi = server.api("GET", "/models/tiny-vae").json()["hu_range"]
         assert resolution == pytest.approx((hi - lo) / 510, abs=1e-3)
-        assert abs(hu - truth[py, px]) <= resolution + 0.05, (px, py, hu, truth[py, px])
+        # + 0.5 HU: the server renders with its own kernels (fused, channels_last, its thread count), whose float sums
+        # differ from this eager pass by a fraction of an HU: enough to cross a grey level's midpoint on some CPUs
+        # (a 2-core EPYC: 0.12 HU past it), still a tenth of the resolution
+        assert abs(hu - truth[py, px]) <= resolution + 0.5, (px, py, hu, truth[py, px])
         assert f"x {px}, y {py}" in readout.inner_text() and "HU (±5.9)" in readout.inner_text()
     assert tab.console.errors == []
 
