@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import subprocess
 import sys
 from pathlib import Path
@@ -138,8 +139,6 @@ def test_nifti_reads_back_with_nibabel(straight: Volume, tmp_path: Path) -> None
 
 
 def test_nifti_bytes_do_not_depend_on_the_clock(straight: Volume, monkeypatch: pytest.MonkeyPatch) -> None:
-    import gzip
-
     first = nifti_bytes(straight)
     monkeypatch.setattr(gzip.time, "time", lambda: 2_000_000_000.0)  # a later second, as between two requests
     assert nifti_bytes(straight) == first  # a GET and a POST of one latent, or a cache, see the same bytes
