@@ -7,7 +7,15 @@ import torch
 from torch import nn
 
 from latentct.nets.dcgan import DCGANGenerator
-from latentct.nets.fused import FusedDCGANGenerator, FusedVAEDecoder, _folded, form_name, serving_form
+from latentct.nets.fused import (
+    FusedDCGANGenerator,
+    FusedVAEDecoder,
+    _folded,
+    _interleave,
+    _interleave_values,
+    form_name,
+    serving_form,
+)
 from latentct.nets.vae import VAEDecoder
 
 
@@ -131,3 +139,22 @@ def test_fused_forms_pass_the_generators_gradient_to_z(kind: str) -> None:
     assert scale > 0
     assert torch.allclose(gradients[1], gradients[0], atol=1e-4 * scale), float((gradients[1] - gradients[0]).abs().max())
     assert all(p.grad is None for p in fused.parameters())  # frozen: no weight gradients
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_interleaving_passes_back_the_exact_gradient_of_its_own_values(channels: int) -> None:
+    """The phases' interleave has a hand-written backward (one zeroed tensor instead of four): it must be the
+    transpose of the forward, checked numerically in float64 and against autograd through the plain slicing."""
+    phases = torch.randn(2, 4 * channels, 4, 5, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    phases.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda p: _interleave(p, channels), (phases,))
+    weights = torch.randn(2, channels, 6, 8, dtype=torch.float64)
+    gradients = []
+    for interleave in (_interleave, _interleave_values):
+        (interleave(phases, channels) * weights).sum().backward()
+        assert phases.grad is not None
+        gradients.append(phases.grad.clone())
+        phases.grad = None
+    assert torch.equal(gradients[0], gradients[1])
+    with torch.no_grad():
+        assert torch.equal(_interleave(phases, channels), _interleave_values(phases, channels))

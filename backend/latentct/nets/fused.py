@@ -148,7 +148,16 @@ def _phase_kernels(weight: torch.Tensor, taps: tuple[tuple[tuple[int, ...], ...]
 
 def _interleave(phases: torch.Tensor, out_channels: int) -> torch.Tensor:
     """(n, 4 * C, H + 1, W + 1) phase outputs (channels-last) -> (n, C, 2H, 2W): out[2i + a, 2j + b] = phase (a, b)
-    at (i + a, j + b). Works on the NHWC layout, so every copy moves whole channel vectors."""
+    at (i + a, j + b). Works on the NHWC layout, so every copy moves whole channel vectors. With a gradient to pass
+    back (Voynov's method trains through the generator) it runs as `_Interleave`, whose backward writes each phase's
+    gradient once into one zeroed tensor; autograd's own backward of the four offset slices zero-fills and sums four
+    tensors of the phases' full size (a quarter of a Voynov step's time on the demo VAE, bench/bench_discovery.py)."""
+    if torch.is_grad_enabled() and phases.requires_grad:
+        return _Interleave.apply(phases, out_channels)
+    return _interleave_values(phases, out_channels)
+
+
+def _interleave_values(phases: torch.Tensor, out_channels: int) -> torch.Tensor:
     n, _, rows, cols = phases.shape
     height, width = rows - 1, cols - 1
     nhwc = phases.permute(0, 2, 3, 1).reshape(n, rows, cols, 2, 2, out_channels)  # free for channels-last input
@@ -157,6 +166,28 @@ def _interleave(phases: torch.Tensor, out_channels: int) -> torch.Tensor:
         for b in (0, 1):
             out[:, :, a, :, b] = nhwc[:, a : a + height, b : b + width, a, b]
     return out.view(n, 2 * height, 2 * width, out_channels).permute(0, 3, 1, 2)  # channels-last strides
+
+
+class _Interleave(torch.autograd.Function):
+    """`_interleave_values` with a backward that is its transpose: one zeroed phase tensor, four strided copies."""
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, phases: torch.Tensor, out_channels: int) -> torch.Tensor:
+        ctx.out_channels = out_channels  # type: ignore[attr-defined]
+        ctx.phases_shape = phases.shape  # type: ignore[attr-defined]
+        return _interleave_values(phases, out_channels)
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad_out: torch.Tensor) -> tuple[torch.Tensor, None]:
+        channels: int = ctx.out_channels  # type: ignore[attr-defined]
+        n, _, rows, cols = ctx.phases_shape  # type: ignore[attr-defined]
+        height, width = rows - 1, cols - 1
+        grad = grad_out.permute(0, 2, 3, 1).reshape(n, height, 2, width, 2, channels)  # a view for channels-last
+        grad_nhwc = grad_out.new_zeros(n, rows, cols, 2, 2, channels)
+        for a in (0, 1):
+            for b in (0, 1):
+                grad_nhwc[:, a : a + height, b : b + width, a, b] = grad[:, :, a, :, b]
+        return grad_nhwc.view(n, rows, cols, 4 * channels).permute(0, 3, 1, 2), None  # channels-last strides
 
 
 def serving_form(generator: nn.Module) -> nn.Module:
