@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Every shipped direction set of both demo models, then their scorecards (models/<id>/scorecard.{json,md,png}).
 #
-#   bash scripts/discover_demo_sets.sh       # about 45 min on a 2-core CPU, most of it the two Voynov runs
+#   bash scripts/discover_demo_sets.sh       # about 2.5 hours on a 2-core CPU, most of it the four Voynov runs
 #
-# VOYNOV_MINUTES caps each Voynov run (the paper's 3000 x 128 steps need about 75 min on one bf16 core).
+# VOYNOV_MINUTES caps each `voynov-paper` run (the paper's 3000 x 128 steps: 27 min (GAN) and 35 min (VAE) on two
+# threads of a CPU with native bf16, about 2 and 3 hours on two fp32 AVX2 cores; bench/results/discovery_cpu.md).
+# ORIGINAL_MINUTES caps each `voynov-original` run (GANLatentDiscovery's 1e5 x 32 steps are sized to a GPU; on a CPU
+# the set is what that budget trained, its steps_done on the set). On a GPU both run to their full schedules.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 latentct() { "$PY" -m latentct.cli "$@"; }
-VOYNOV_MINUTES=${VOYNOV_MINUTES:-28}
+VOYNOV_MINUTES=${VOYNOV_MINUTES:-75}
+ORIGINAL_MINUTES=${ORIGINAL_MINUTES:-40}
 mkdir -p runs
 
 for model in models/phantom-dcgan models/phantom-vae; do
@@ -24,6 +28,15 @@ latentct discover --model models/phantom-dcgan --method voynov --preset paper --
 gan=$!
 latentct discover --model models/phantom-vae --method voynov --preset paper --amp --max-minutes "$VOYNOV_MINUTES" \
   --threads 1 > runs/voynov-paper-vae.log 2>&1 &
+vae=$!
+wait "$gan"
+wait "$vae"
+# GANLatentDiscovery's defaults (ortho, ResNet-18, 1e5 x 32), within a time budget on a CPU
+latentct discover --model models/phantom-dcgan --method voynov --preset original --amp \
+  --max-minutes "$ORIGINAL_MINUTES" --threads 1 > runs/voynov-original-dcgan.log 2>&1 &
+gan=$!
+latentct discover --model models/phantom-vae --method voynov --preset original --amp \
+  --max-minutes "$ORIGINAL_MINUTES" --threads 1 > runs/voynov-original-vae.log 2>&1 &
 vae=$!
 wait "$gan"
 wait "$vae"
