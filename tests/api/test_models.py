@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import BROKEN_MODEL
+from pathlib import Path
+
+import httpx
+
+from latentct.discovery.discover import DiscoveryRequest, discover
+from tests.api.conftest import BROKEN_MODEL, LiveServer, settings_for
+from tests.factories import make_tiny_models_dir
 
 MODEL_KEYS = {"id", "kind", "latent_dim", "image_size", "hu_range", "description", "direction_sets"}
 
@@ -37,7 +43,7 @@ def test_model_info_shapes(client) -> None:
         assert info["intended_use"] == "research only, not for clinical use"
     gan = client.get("/api/models/tiny-gan").json()
     assert gan["kind"] == "gan"
-    assert gan["direction_sets"] == [{"id": s, "method": "random", "count": 4} for s in ("random", "sefa")]
+    assert gan["direction_sets"] == [{"id": s, "method": "random", "count": 4, "trained": None} for s in ("random", "sefa")]
     assert client.get("/api/models/tiny-vae").json()["kind"] == "vae"
 
 
@@ -130,3 +136,23 @@ def test_direction_set_consensus_is_blinded(client, server) -> None:
     seen = consensus(admin_token)
     assert seen[1]["term"] == "body_size" and seen[1]["sign"] == 1 and seen[2] is None
     assert admin.is_admin
+
+
+def test_model_info_says_how_much_of_its_schedule_a_trained_set_ran(tmp_path: Path) -> None:
+    """A Voynov set stopped by its time budget is served with the share of its steps it ran; a finished one with 1."""
+    models_dir = make_tiny_models_dir(tmp_path / "models")
+    gan = models_dir / "tiny-gan"
+    common = {"method": "voynov", "batch_size": 4, "rca_samples": 8}
+    budget = discover(gan, DiscoveryRequest(**common, steps=100_000, max_minutes=0.002, set_id="budget"), "cpu", False)
+    discover(gan, DiscoveryRequest(**common, steps=2, set_id="whole"), "cpu", False)
+    steps_done = budget.card.metrics["steps_done"]
+    assert 0 < steps_done < 100_000
+    live = LiveServer(settings_for(tmp_path, models_dir)).start()
+    try:
+        with httpx.Client(base_url=live.base_url, timeout=30) as client:
+            sets = {s["id"]: s for s in client.get("/api/models/tiny-gan").json()["direction_sets"]}
+    finally:
+        live.stop()
+    assert sets["budget"] == {"id": "budget", "method": "voynov", "count": 8, "trained": steps_done / 100_000}
+    assert sets["whole"]["trained"] == 1.0
+    assert sets["random"]["trained"] is None and sets["sefa"]["trained"] is None

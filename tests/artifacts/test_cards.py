@@ -162,3 +162,18 @@ def test_an_evaluation_knows_which_version_of_the_set_it_measured(model_dir: Pat
     json_path.write_text(json.dumps({k: v for k, v in header.items() if k != "set_checksum"}))
     with pytest.raises(ArtifactError, match="missing field 'set_checksum'"):
         load_direction_set_evaluation(model_dir, "r")
+
+
+def _set_card(params: dict[str, object], metrics: dict[str, object]) -> DirectionSetCard:
+    return DirectionSetCard(id="s", model_id="m", method="voynov", count=4, latent_dim=8, generator_checksum="g" * 64,
+                            checksum="c" * 64, params=params, metrics=metrics)
+
+
+def test_trained_share_is_steps_done_over_steps_asked_for_trained_sets_only() -> None:
+    assert _set_card({"steps": 100_000}, {"steps_done": 3455}).trained_share() == pytest.approx(0.03455)
+    assert _set_card({"steps": 3000}, {"steps_done": 3000}).trained_share() == 1.0
+    assert _set_card({"steps": 10}, {"steps_done": 12}).trained_share() == 1.0  # never above the whole schedule
+    for params, metrics in [({}, {}), ({"seed": 1}, {"score": 2.0}), ({"steps": 0}, {"steps_done": 0}),
+                            ({"steps": 10}, {"steps_done": "3"}), ({"steps": True}, {"steps_done": 1}),
+                            ({"steps": 10}, {"steps_done": -1})]:
+        assert _set_card(params, metrics).trained_share() is None, (params, metrics)

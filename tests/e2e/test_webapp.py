@@ -458,3 +458,24 @@ def test_compare_view_shows_heatmap_or_says_it_needs_server_support(tab: Tab) ->
     else:
         assert "/vectors" in page.locator("#compare-body").inner_text()
     tab.screenshot("compare")
+
+
+def test_set_pickers_name_a_partly_trained_set_by_the_share_it_ran(tab: Tab) -> None:
+    """The pickers' label, as the page's own module computes it from ModelInfo entries: a set stopped by its time
+    budget says how much of its schedule it ran; finished, closed-form and reference sets read as before."""
+    tab.open()
+    labels = tab.page.evaluate(
+        """async () => {
+             const { Catalog } = await import('/static/js/catalog.js');
+             return [
+               { id: 'voynov-original', method: 'voynov', count: 32, trained: 0.03455 },
+               { id: 'tiny', method: 'voynov', count: 8, trained: 0.004 },
+               { id: 'voynov-paper', method: 'voynov', count: 100, trained: 1 },
+               { id: 'sefa', method: 'sefa', count: 32, trained: null },
+               { id: 'supervised', method: 'supervised', count: 8 },
+             ].map((set) => Catalog.setLabel(set));
+           }"""
+    )
+    assert labels == ["voynov-original · voynov · 32 · 3% trained", "tiny · voynov · 8 · <1% trained",
+                      "voynov-paper · voynov · 100", "sefa · sefa · 32", "supervised · supervised reference · 8"]
+    assert not tab.console.errors, tab.console.errors

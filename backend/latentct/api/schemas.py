@@ -33,6 +33,12 @@ class DirectionSetSummary(BaseModel):
     id: str
     method: str
     count: int
+    # extensions
+    trained: float | None = Field(
+        None,
+        description="for a trained set (Voynov's): the share of its training schedule it ran, steps done / steps asked "
+        "(below 1 when a time budget stopped it); null for closed-form sets",
+    )
 
 
 class ModelInfo(BaseModel):

@@ -165,6 +165,14 @@ class DirectionSetCard:
             raise ArtifactError(f"{path}: field 'directions' has {len(card.directions)} entries for count {card.count}")
         return card
 
+    def trained_share(self) -> float | None:
+        """For a trained set (Voynov's), the share of its schedule it ran: steps done / steps asked, 1.0 when done;
+        below 1 when a time budget stopped it. None for closed forms and cards that do not record both."""
+        done, asked = self.metrics.get("steps_done"), self.params.get("steps")
+        if isinstance(done, bool) or isinstance(asked, bool) or not isinstance(done, int) or not isinstance(asked, int):
+            return None
+        return min(1.0, done / asked) if asked > 0 and done >= 0 else None
+
     def direction_metrics(self) -> list[JsonDict]:
         """Each direction's metrics dict, one per direction (empty dicts where the card has none)."""
         found = [dict(entry.get("metrics") or {}) for entry in self.directions if isinstance(entry, dict)]

@@ -62,6 +62,7 @@ class ServedDirectionSet:
     directions: torch.Tensor  # (K, latent_dim) float32, CPU, unit rows
     params: dict[str, Any]
     direction_metrics: list[dict[str, Any]]  # per direction, index order
+    trained: float | None = None  # a trained set's share of its schedule (DirectionSetCard.trained_share)
 
 
 @dataclass
@@ -181,6 +182,7 @@ def _load_sets(model_dir: Path, card: ModelCard, served: ServedModel) -> None:
             directions=loaded.directions.contiguous(),
             params=dict(loaded.card.params),
             direction_metrics=loaded.card.direction_metrics(),
+            trained=loaded.card.trained_share(),
         )
 
 

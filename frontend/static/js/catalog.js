@@ -3,10 +3,14 @@
 import * as api from "./api.js";
 
 export class Catalog {
-  /** How a set is named in the pickers; the supervised set is a reference, not a discovery. */
+  /** How a set is named in the pickers; the supervised set is a reference, not a discovery, and a set that a time
+   * budget stopped early says how much of its training it had (a high reconstructor accuracy can hide that). */
   static setLabel(set) {
     const method = set.method === "supervised" ? "supervised reference" : set.method;
-    return `${set.id} · ${method} · ${set.count}`;
+    const label = `${set.id} · ${method} · ${set.count}`;
+    if (typeof set.trained !== "number" || set.trained >= 1) return label;
+    const percent = set.trained < 0.01 ? "<1" : String(Math.floor(set.trained * 100));
+    return `${label} · ${percent}% trained`;
   }
 
   constructor() {

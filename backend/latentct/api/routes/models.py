@@ -41,7 +41,8 @@ def model_info(model: ServedModel) -> ModelInfo:
         image_size=model.image_size,
         hu_range=model.hu_range,
         description=model.description,
-        direction_sets=[DirectionSetSummary(id=s.id, method=s.method, count=s.count) for s in model.sets.values()],
+        direction_sets=[DirectionSetSummary(id=s.id, method=s.method, count=s.count, trained=s.trained)
+                        for s in model.sets.values()],
         checksum=model.generator_checksum,
         precision=str(model.dtype).removeprefix("torch."),
         precision_error_hu=model.half_error_hu,
