@@ -158,3 +158,17 @@ def test_interleaving_passes_back_the_exact_gradient_of_its_own_values(channels:
     assert torch.equal(gradients[0], gradients[1])
     with torch.no_grad():
         assert torch.equal(_interleave(phases, channels), _interleave_values(phases, channels))
+
+
+def test_torch_func_transforms_differentiate_the_fused_forms() -> None:
+    """The interleave's own backward keeps the fused forms usable under torch.func (grad, and vmap over it)."""
+    generator = trained_like(VAEDecoder(latent_dim=6, base_channels=4, image_size=32), 6, seed=2)
+    fused = serving_form(generator)
+    z = torch.randn(3, 6, generator=torch.Generator().manual_seed(7))
+    latent = z.clone().requires_grad_(True)
+    generator(latent).sum().backward()
+    assert latent.grad is not None
+    by_func = torch.func.grad(lambda x: fused(x).sum())(z)
+    per_row = torch.func.vmap(torch.func.grad(lambda x: fused(x[None]).sum()))(z)
+    scale = float(latent.grad.abs().max())
+    assert torch.allclose(by_func, latent.grad, atol=1e-4 * scale) and torch.allclose(per_row, by_func, atol=1e-6 * scale)

@@ -22,6 +22,8 @@ render backend key, and so every ETag, names the form. Other generators are serv
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -169,18 +171,25 @@ def _interleave_values(phases: torch.Tensor, out_channels: int) -> torch.Tensor:
 
 
 class _Interleave(torch.autograd.Function):
-    """`_interleave_values` with a backward that is its transpose: one zeroed phase tensor, four strided copies."""
+    """`_interleave_values` with a backward that is its transpose: one zeroed phase tensor, four strided copies.
+    Written in the setup_context form, so torch.func's transforms (grad, vjp, jacrev, vmap) accept it too."""
+
+    generate_vmap_rule = True
 
     @staticmethod
-    def forward(ctx: torch.autograd.function.FunctionCtx, phases: torch.Tensor, out_channels: int) -> torch.Tensor:
-        ctx.out_channels = out_channels  # type: ignore[attr-defined]
-        ctx.phases_shape = phases.shape  # type: ignore[attr-defined]
+    def forward(phases: torch.Tensor, out_channels: int) -> torch.Tensor:  # type: ignore[override]
         return _interleave_values(phases, out_channels)
 
     @staticmethod
-    def backward(ctx: torch.autograd.function.FunctionCtx, grad_out: torch.Tensor) -> tuple[torch.Tensor, None]:
-        channels: int = ctx.out_channels  # type: ignore[attr-defined]
-        n, _, rows, cols = ctx.phases_shape  # type: ignore[attr-defined]
+    def setup_context(ctx: Any, inputs: tuple[torch.Tensor, int], output: torch.Tensor) -> None:
+        phases, out_channels = inputs
+        ctx.out_channels = out_channels
+        ctx.phases_shape = tuple(phases.shape)
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        channels: int = ctx.out_channels
+        n, _, rows, cols = ctx.phases_shape
         height, width = rows - 1, cols - 1
         grad = grad_out.permute(0, 2, 3, 1).reshape(n, height, 2, width, 2, channels)  # a view for channels-last
         grad_nhwc = grad_out.new_zeros(n, rows, cols, 2, 2, channels)
