@@ -3,7 +3,7 @@
 #
 #   bash scripts/discover_demo_sets.sh       # about 2.5 hours on a 2-core CPU, most of it the four Voynov runs
 #
-# VOYNOV_MINUTES caps each `voynov-paper` run (the paper's 3000 x 128 steps: 27 min (GAN) and 35 min (VAE) on two
+# VOYNOV_MINUTES caps each `voynov-paper` run (the paper's 3000 x 128 steps: 24 min (GAN) and 25 min (VAE) on two
 # threads of a CPU with native bf16, about 2 and 3 hours on two fp32 AVX2 cores; bench/results/discovery_cpu.md).
 # ORIGINAL_MINUTES caps each `voynov-original` run (GANLatentDiscovery's 1e5 x 32 steps are sized to a GPU; on a CPU
 # the set is what that budget trained, its steps_done on the set). On a GPU both run to their full schedules.
