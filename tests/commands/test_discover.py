@@ -4,6 +4,7 @@ written; good input saves, measures and exports."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -155,3 +156,16 @@ def test_scorecard_cli_prints_the_table_and_names_bad_input(
     assert code == 2 and err.count("\n") == 1 and "has no direction set 'nope'" in err
     code, _, err = run_cli(capsys, monkeypatch, "scorecard", "--model", str(model_copy), "--probe", str(tmp_path))
     assert code == 2 and err.count("\n") == 1 and "probe" in err
+
+
+def test_discover_says_when_its_time_budget_cut_the_training_short(
+    model_copy: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, _ = run_cli(capsys, monkeypatch, "discover", "--model", str(model_copy), "--method", "voynov", "--steps",
+                           "100000", "--batch-size", "4", "--max-minutes", "0.002", "--device", "cpu", "--set-id", "budget")
+    assert code == 0 and "saved direction set 'budget' (voynov, K=8, RCA" in out
+    match = re.search(r"note: --max-minutes stopped training after (\d+) of 100000 steps \((\d+\.\d) %\)", out)
+    assert match and 0 < int(match[1]) < 100_000, out
+    code, out, _ = run_cli(capsys, monkeypatch, "discover", "--model", str(model_copy), "--method", "voynov", "--steps",
+                           "2", "--batch-size", "4", "--device", "cpu", "--set-id", "whole")
+    assert code == 0 and "saved direction set 'whole'" in out and "note:" not in out

@@ -149,6 +149,11 @@ def discover_command(
     rca = saved.meta.get("metrics", {}).get("rca")
     extra = f", RCA {rca:.3f} (chance {1 / saved.count:.3f})" if rca is not None else ""
     typer.echo(f"saved direction set {saved.id!r} ({saved.method}, K={saved.count}{extra}) in {model / 'directions'}")
+    trained = saved.card.trained_share()
+    if trained is not None and trained < 1:
+        steps_done, steps = saved.card.metrics["steps_done"], saved.card.params["steps"]
+        typer.echo(f"note: --max-minutes stopped training after {steps_done} of {steps} steps ({100 * trained:.1f} %): "
+                   "the set is what that much training gave; --checkpoint DIR with --resume continues a run")
 
 
 def evaluate_command(
