@@ -147,7 +147,7 @@ def test_interleaving_passes_back_the_exact_gradient_of_its_own_values(channels:
     transpose of the forward, checked numerically in float64 and against autograd through the plain slicing."""
     phases = torch.randn(2, 4 * channels, 4, 5, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
     phases.requires_grad_(True)
-    assert torch.autograd.gradcheck(lambda p: _interleave(p, channels), (phases,))
+    assert torch.autograd.gradcheck(lambda p: _interleave(p, channels), (phases,), check_forward_ad=True)
     weights = torch.randn(2, channels, 6, 8, dtype=torch.float64)
     gradients = []
     for interleave in (_interleave, _interleave_values):
@@ -161,7 +161,8 @@ def test_interleaving_passes_back_the_exact_gradient_of_its_own_values(channels:
 
 
 def test_torch_func_transforms_differentiate_the_fused_forms() -> None:
-    """The interleave's own backward keeps the fused forms usable under torch.func (grad, and vmap over it)."""
+    """The interleave's own backward keeps the fused forms usable under torch.func (grad, vmap over it, and the
+    forward-over-reverse hessian)."""
     generator = trained_like(VAEDecoder(latent_dim=6, base_channels=4, image_size=32), 6, seed=2)
     fused = serving_form(generator)
     z = torch.randn(3, 6, generator=torch.Generator().manual_seed(7))
@@ -172,3 +173,6 @@ def test_torch_func_transforms_differentiate_the_fused_forms() -> None:
     per_row = torch.func.vmap(torch.func.grad(lambda x: fused(x[None]).sum()))(z)
     scale = float(latent.grad.abs().max())
     assert torch.allclose(by_func, latent.grad, atol=1e-4 * scale) and torch.allclose(per_row, by_func, atol=1e-6 * scale)
+    hessian = torch.func.hessian(lambda x: fused(x[None]).sum())(z[0])  # forward over reverse
+    eager_hessian = torch.func.hessian(lambda x: generator(x[None]).sum())(z[0]).detach()
+    assert torch.allclose(hessian, eager_hessian, atol=1e-4 * float(eager_hessian.abs().max()))

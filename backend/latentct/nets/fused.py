@@ -172,7 +172,8 @@ def _interleave_values(phases: torch.Tensor, out_channels: int) -> torch.Tensor:
 
 class _Interleave(torch.autograd.Function):
     """`_interleave_values` with a backward that is its transpose: one zeroed phase tensor, four strided copies.
-    Written in the setup_context form, so torch.func's transforms (grad, vjp, jacrev, vmap) accept it too."""
+    Written in the setup_context form with a jvp, so torch.func's transforms (grad, vjp, jacrev, jacfwd, vmap,
+    hessian) and forward-mode AD accept it too."""
 
     generate_vmap_rule = True
 
@@ -185,6 +186,10 @@ class _Interleave(torch.autograd.Function):
         phases, out_channels = inputs
         ctx.out_channels = out_channels
         ctx.phases_shape = tuple(phases.shape)
+
+    @staticmethod
+    def jvp(ctx: Any, phases_tangent: torch.Tensor, _: None) -> torch.Tensor:  # type: ignore[override]
+        return _interleave_values(phases_tangent, ctx.out_channels)  # linear: the tangent is interleaved the same way
 
     @staticmethod
     def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
