@@ -166,6 +166,12 @@ def test_discover_says_when_its_time_budget_cut_the_training_short(
     assert code == 0 and "saved direction set 'budget' (voynov, K=8, RCA" in out
     match = re.search(r"note: --max-minutes stopped training after (\d+) of 100000 steps \((\d+\.\d) %\)", out)
     assert match and 0 < int(match[1]) < 100_000, out
+    assert "this one cannot" in out  # no --checkpoint: nothing to resume
+    checkpoint = model_copy.parent / "run"
+    code, out, _ = run_cli(capsys, monkeypatch, "discover", "--model", str(model_copy), "--method", "voynov", "--steps",
+                           "100000", "--batch-size", "4", "--max-minutes", "0.002", "--device", "cpu", "--set-id", "piece",
+                           "--checkpoint", str(checkpoint))
+    assert code == 0 and f"`--checkpoint {checkpoint} --resume` continues it" in out, out
     code, out, _ = run_cli(capsys, monkeypatch, "discover", "--model", str(model_copy), "--method", "voynov", "--steps",
                            "2", "--batch-size", "4", "--device", "cpu", "--set-id", "whole")
     assert code == 0 and "saved direction set 'whole'" in out and "note:" not in out

@@ -152,8 +152,10 @@ def discover_command(
     trained = saved.card.trained_share()
     if trained is not None and trained < 1:
         steps_done, steps = saved.card.metrics["steps_done"], saved.card.params["steps"]
+        how = (f"`--checkpoint {checkpoint} --resume` continues it" if checkpoint
+               else "a run with --checkpoint DIR can be continued with --resume; this one cannot")
         typer.echo(f"note: --max-minutes stopped training after {steps_done} of {steps} steps ({100 * trained:.1f} %): "
-                   "the set is what that much training gave; --checkpoint DIR with --resume continues a run")
+                   f"the set is what that much training gave; {how}")
 
 
 def evaluate_command(
