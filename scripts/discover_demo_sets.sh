@@ -2,6 +2,7 @@
 # Every shipped direction set of both demo models, then their scorecards (models/<id>/scorecard.{json,md,png}).
 #
 #   bash scripts/discover_demo_sets.sh       # about 2.5 hours on a 2-core CPU, most of it the four Voynov runs
+#                                            (with native bf16; on an fp32-only CPU raise VOYNOV_MINUTES)
 #
 # VOYNOV_MINUTES caps each `voynov-paper` run (the paper's 3000 x 128 steps: 24 min (GAN) and 25 min (VAE) on two
 # threads of a CPU with native bf16, about 2 and 3 hours on two fp32 AVX2 cores; bench/results/discovery_cpu.md).
