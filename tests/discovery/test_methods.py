@@ -29,6 +29,7 @@ from latentct.discovery.discover import DiscoveryRequest, discover
 from latentct.discovery.voynov import (
     VoynovCheckpoint,
     VoynovConfig,
+    _one_precision,
     _pair,
     frozen,
     recalibrate_batch_norm,
@@ -139,6 +140,14 @@ def test_a_voynov_run_cut_into_pieces_equals_an_uninterrupted_one(gan16: Path, t
     assert [h for h in resumed.history if h["step"] != 2] == straight.history
     assert [h for h in resumed.history if h["step"] == 2] == [h for h in piece.history if h["step"] == 2]
     assert resumed.metrics["train_seconds"] >= piece.metrics["train_seconds"]  # training time adds up over the pieces
+    # each run of the training is recorded with the arithmetic it got (bf16 only where asked for and native)
+    assert [(p["from_step"], p["to_step"], p["precision"], p["device"]) for p in resumed.metrics["pieces"]] == [
+        (0, 3, "fp32", "cpu"), (3, 6, "fp32", "cpu")]
+    assert [(p["from_step"], p["to_step"]) for p in straight.metrics["pieces"]] == [(0, 6)]
+    assert resumed.metrics["precision"] == straight.metrics["precision"] == "fp32"
+    again = train_voynov(generator, 8, 16, config, progress=False,  # nothing left to run: no empty piece
+                         checkpoint=VoynovCheckpoint(tmp_path / "run", resume=True, identity=identity))
+    assert again.metrics["pieces"] == resumed.metrics["pieces"]
 
 
 def test_voynov_checkpoints_refuse_what_would_mix_two_runs(gan16: Path, tmp_path: Path) -> None:
@@ -291,3 +300,12 @@ def test_discover_rejects_incompatible_k(gan16: Path) -> None:
         discover(gan16, DiscoveryRequest(method="sefa", count=9), device="cpu")
     with pytest.raises(InvalidInputError, match="method 'pca' is unknown"):
         discover(gan16, DiscoveryRequest(method="pca"), device="cpu")
+
+
+def test_a_run_resumed_with_other_arithmetic_says_mixed() -> None:
+    """A resume checks the flags, not what they give on another machine: `--amp` is bf16 on a CPU with native bf16 and
+    fp32 elsewhere, so a set whose pieces ran both says so."""
+    piece = {"from_step": 0, "to_step": 3, "device": "cpu", "seconds": 1.0}
+    assert _one_precision([{**piece, "precision": "fp32"}, {**piece, "precision": "fp32"}]) == "fp32"
+    assert _one_precision([{**piece, "precision": "fp32"}, {**piece, "precision": "bf16"}]) == "mixed: bf16, fp32"
+    assert _one_precision([{**piece, "precision": "unrecorded"}, {**piece, "precision": "bf16"}]) == "mixed: bf16, unrecorded"

@@ -128,9 +128,14 @@ def sample_batch(
     return z, direction_index, sample_shifts(batch_size, config, rng, device)
 
 
+def _precision(device: torch.device, amp_bf16: bool) -> str:
+    """The arithmetic a run gets: "bf16" (autocast) when asked for on CUDA or a CPU with native bf16, else "fp32"."""
+    return "bf16" if amp_bf16 and (device.type == "cuda" or cpu_has_native_bf16()) else "fp32"
+
+
 def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager[Any]:
     """bf16 autocast when asked for, on CUDA and on CPUs that run bf16 natively (elsewhere it would be slower)."""
-    if enabled and (device.type == "cuda" or cpu_has_native_bf16()):
+    if _precision(device, enabled) == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
@@ -258,6 +263,9 @@ class _Training:
     steps_done: int = 0
     seconds: float = 0.0  # training time over every run of this training, resumed ones included
     resumed_from_step: int = 0
+    # one entry per run of this training: {"from_step", "to_step", "precision", "device", "seconds"}; a resume on
+    # another machine may run other arithmetic (bf16 autocast only where the CPU has it natively), so each piece says
+    pieces: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -277,7 +285,7 @@ def _save_checkpoint(checkpoint: VoynovCheckpoint, nets: _Nets, training: _Train
         tensors={"rng_state": nets.rng.get_state()},
         meta={"kind": "voynov", "config": asdict(config), "identity": checkpoint.identity,
               "steps_done": training.steps_done, "running_accuracy": training.running_accuracy,
-              "seconds": training.seconds, "history": training.history},
+              "seconds": training.seconds, "history": training.history, "pieces": training.pieces},
     )
     save_training_state(checkpoint.folder, state)
 
@@ -324,8 +332,12 @@ def _start(checkpoint: VoynovCheckpoint | None, nets: _Nets, config: VoynovConfi
     except (KeyError, RuntimeError, ValueError) as exc:
         raise ArtifactError(f"{folder}: the checkpoint does not fit this configuration ({exc})") from None
     steps_done = int(state.meta["steps_done"])
-    return _Training(list(state.meta.get("history", [])), state.meta.get("running_accuracy"), steps_done,
-                     float(state.meta.get("seconds", 0.0)), resumed_from_step=steps_done)
+    seconds = float(state.meta.get("seconds", 0.0))
+    pieces = state.meta.get("pieces") or [  # a checkpoint from before pieces were recorded
+        {"from_step": 0, "to_step": steps_done, "precision": "unrecorded", "device": "unrecorded", "seconds": round(seconds, 2)}
+    ]
+    return _Training(list(state.meta.get("history", [])), state.meta.get("running_accuracy"), steps_done, seconds,
+                     resumed_from_step=steps_done, pieces=list(pieces))
 
 
 def _train_loop(generator: nn.Module, nets: _Nets, config: VoynovConfig, latent_dim: int, training: _Training,
@@ -333,6 +345,10 @@ def _train_loop(generator: nn.Module, nets: _Nets, config: VoynovConfig, latent_
     """Steps from `training.steps_done` to config.steps, or fewer when config.max_minutes runs out."""
     started = last_saved = time.perf_counter()
     seconds_before = training.seconds
+    device = nets.rng.device
+    piece = {"from_step": training.steps_done, "to_step": training.steps_done,
+             "precision": _precision(device, config.amp_bf16), "device": device.type, "seconds": 0.0}
+    training.pieces.append(piece)
     bar = tqdm(range(training.steps_done, config.steps), initial=training.steps_done, total=config.steps,
                desc=f"voynov {config.direction_model}/{config.reconstructor}", disable=not progress)
     for step in bar:
@@ -347,10 +363,13 @@ def _train_loop(generator: nn.Module, nets: _Nets, config: VoynovConfig, latent_
             bar.set_postfix(loss=f"{stats['loss']:.3f}", acc=f"{training.running_accuracy:.3f}")
         training.steps_done = step + 1
         training.seconds = seconds_before + time.perf_counter() - started
+        piece.update(to_step=training.steps_done, seconds=round(training.seconds - seconds_before, 2))
         if checkpoint is not None and time.perf_counter() - last_saved >= 60 * checkpoint.every_minutes:
             _save_checkpoint(checkpoint, nets, training, config)
             last_saved = time.perf_counter()
     bar.close()
+    if piece["to_step"] == piece["from_step"] and len(training.pieces) > 1:
+        training.pieces.pop()  # a resume with nothing left to run adds no piece
     if checkpoint is not None:
         _save_checkpoint(checkpoint, nets, training, config)
     return training
@@ -371,7 +390,15 @@ def _set_metrics(config: VoynovConfig, training: _Training, rca: float, shift_ma
         "stopped_by_time_limit": training.steps_done < config.steps,
         "steps_per_second": round(training.steps_done / max(training.seconds, 1e-9), 4),  # over all runs
         "samples_seen": training.steps_done * config.batch_size,
+        "precision": _one_precision(training.pieces),
+        "pieces": training.pieces,
     }
+
+
+def _one_precision(pieces: list[dict[str, Any]]) -> str:
+    """The pieces' common precision, or "mixed: bf16, fp32" when a resume ran other arithmetic."""
+    found = sorted({str(piece["precision"]) for piece in pieces})
+    return found[0] if len(found) == 1 else f"mixed: {', '.join(found)}"
 
 
 def train_voynov(
